@@ -1,0 +1,9 @@
+"""`vsgrpo model ...` commands."""
+
+from __future__ import annotations
+
+from . import group
+
+
+def register(subparsers) -> None:
+    sub = group(subparsers, "model", "model commands")  # noqa: F841  (sub-commands added by later work)

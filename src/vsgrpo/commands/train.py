@@ -1,0 +1,9 @@
+"""`vsgrpo train ...` commands."""
+
+from __future__ import annotations
+
+from . import group
+
+
+def register(subparsers) -> None:
+    sub = group(subparsers, "train", "train commands")  # noqa: F841  (sub-commands added by later work)

@@ -1,0 +1,116 @@
+"""On-disk layout of a data root, identical for every source (synth, ScanNet, custom, ...).
+
+::
+
+    ROOT/
+      meta/{dataset}_meta_info.json      released VSI-Bench meta schema, one file per dataset
+      videos/{dataset}/{scene}.mp4       RGB video
+      visibility/{dataset}/{scene}.npz   times (F,), instances (K,) "category/index", pixels (F, K)
+      floorplans/{dataset}/{scene}.json  {"polygons": [[[x, y], ...], ...], "floor_z": z}
+      cameras/{dataset}/{scene}.npz      intrinsics (F,3,3), poses (F,4,4) cam-to-world OpenCV,
+                                         width, height, times (F,)
+      previews/{dataset}/{scene}.png     contact sheet
+
+``videos/`` follows VSI-Bench's release (``{dataset}/{scene_name}.mp4``), so the same
+``--videos ROOT/videos`` works for evaluation on real and generated data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_path, safe_join, write_json
+from .scene import CameraTrack, FloorPlan, Scene, SceneIndex, Visibility
+
+META_DIR, VIDEO_DIR, VIS_DIR, PLAN_DIR, CAM_DIR, PREVIEW_DIR = (
+    "meta", "videos", "visibility", "floorplans", "cameras", "previews")
+
+
+def meta_path(root, dataset: str) -> Path:
+    return safe_join(root, META_DIR, f"{dataset}_meta_info.json")
+
+
+def video_path(root, dataset: str, scene: str) -> Path:
+    return safe_join(root, VIDEO_DIR, dataset, f"{scene}.mp4")
+
+
+def visibility_path(root, dataset: str, scene: str) -> Path:
+    return safe_join(root, VIS_DIR, dataset, f"{scene}.npz")
+
+
+def floorplan_path(root, dataset: str, scene: str) -> Path:
+    return safe_join(root, PLAN_DIR, dataset, f"{scene}.json")
+
+
+def cameras_path(root, dataset: str, scene: str) -> Path:
+    return safe_join(root, CAM_DIR, dataset, f"{scene}.npz")
+
+
+def preview_path(root, dataset: str, scene: str) -> Path:
+    return safe_join(root, PREVIEW_DIR, dataset, f"{scene}.png")
+
+
+def _save_npz(target: Path, **arrays) -> None:
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def save_visibility(vis: Visibility, target: str | os.PathLike) -> None:
+    _save_npz(Path(target), times=np.asarray(vis.times, float),
+              instances=np.array([f"{c}/{i}" for c, i in vis.instances]),
+              pixels=np.asarray(vis.pixels, np.int64))
+
+
+def load_visibility(path: str | os.PathLike) -> Visibility:
+    with np.load(path, allow_pickle=False) as z:
+        inst = [(s.rsplit("/", 1)[0], int(s.rsplit("/", 1)[1])) for s in z["instances"].tolist()]
+        return Visibility(times=z["times"], instances=inst, pixels=z["pixels"])
+
+
+def save_floor_plan(plan: FloorPlan, target: str | os.PathLike) -> None:
+    write_json(target, {"polygons": [np.asarray(p, float).tolist() for p in plan.polygons],
+                        "floor_z": float(plan.floor_z)})
+
+
+def load_floor_plan(path: str | os.PathLike) -> FloorPlan:
+    raw = json.loads(Path(path).read_text())
+    return FloorPlan(polygons=[np.asarray(p, float) for p in raw["polygons"]], floor_z=float(raw.get("floor_z", 0.0)))
+
+
+def save_cameras(cams: CameraTrack, target: str | os.PathLike) -> None:
+    times = cams.times if cams.times is not None else np.arange(len(cams.poses), dtype=float)
+    _save_npz(Path(target), intrinsics=np.asarray(cams.intrinsics, float), poses=np.asarray(cams.poses, float),
+              width=np.int64(cams.width), height=np.int64(cams.height), times=np.asarray(times, float))
+
+
+def load_cameras(path: str | os.PathLike) -> CameraTrack:
+    with np.load(path, allow_pickle=False) as z:
+        return CameraTrack(intrinsics=z["intrinsics"], poses=z["poses"], width=int(z["width"]),
+                           height=int(z["height"]), times=z["times"])
+
+
+def attach_sidecars(index: SceneIndex, root: str | os.PathLike) -> SceneIndex:
+    """Attach video path, visibility, floor plan and cameras found under ``root`` to each scene."""
+    for (dataset, name), scene in index.items():
+        _attach(scene, Path(root), dataset, name)
+    return index
+
+
+def _attach(scene: Scene, root: Path, dataset: str, name: str) -> None:
+    v = video_path(root, dataset, name)
+    if v.exists():
+        scene.video = v
+    p = visibility_path(root, dataset, name)
+    if p.exists():
+        scene.visibility = load_visibility(p)
+    p = floorplan_path(root, dataset, name)
+    if p.exists():
+        scene.floor_plan = load_floor_plan(p)
+    p = cameras_path(root, dataset, name)
+    if p.exists():
+        scene.cameras = load_cameras(p)

@@ -1,0 +1,91 @@
+"""Video decode (uniform frame sampling) and encode, with PyAV.
+
+transformers reads a video *path* only through torchcodec, which needs system FFmpeg; we decode
+with PyAV (self-contained wheels) and hand models decoded frames instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VsgrpoError
+
+
+class VideoError(VsgrpoError):
+    """A video that is missing, unreadable or empty."""
+
+
+def uniform_indices(n_total: int, n_sample: int) -> np.ndarray:
+    """Indices of ``n_sample`` frames spread uniformly over ``n_total`` (VSI-Bench's sampling:
+    ``linspace(0, n_total - 1, n_sample)`` rounded down). Fewer frames than asked: all of them."""
+    if n_total <= 0:
+        return np.zeros(0, dtype=int)
+    if n_sample >= n_total:
+        return np.arange(n_total)
+    return np.linspace(0, n_total - 1, n_sample).astype(int)
+
+
+def read_frames(path: str | os.PathLike, num_frames: int) -> tuple[np.ndarray, float]:
+    """Decode ``num_frames`` uniformly sampled RGB frames.
+
+    Returns ``(frames, fps)`` with frames uint8 of shape (T, H, W, 3). ``fps`` is the
+    *sampled* rate (frames per second of video time), which Qwen2.5-VL needs for its temporal
+    position ids.
+    """
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"video not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            rate = float(stream.average_rate or stream.base_rate or 0) or 24.0
+    except (av.FFmpegError, IndexError, OSError, ValueError) as e:
+        raise VideoError(f"cannot decode video {path}: {e}") from None
+    if not frames:
+        raise VideoError(f"video has no frames: {path}")
+    idx = uniform_indices(len(frames), num_frames)
+    duration = len(frames) / rate
+    sampled_fps = len(idx) / duration if duration > 0 else rate
+    return np.stack([frames[i] for i in idx]), sampled_fps
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 24.0,
+                *, crf: int = 23) -> int:
+    """Encode RGB uint8 frames (H, W, 3) to an H.264 mp4. Returns the number of frames written.
+
+    Writes to a temporary name first, so an interrupted encode never leaves a valid-looking mp4.
+    """
+    import av
+
+    from .io import atomic_path
+
+    path = Path(path)
+    n = 0
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as out:
+            stream = None
+            for frame in frames:
+                frame = np.ascontiguousarray(frame, dtype=np.uint8)
+                if stream is None:
+                    h, w = frame.shape[:2]
+                    stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                    stream.width, stream.height = w - w % 2, h - h % 2
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": str(crf), "preset": "veryfast"}
+                frame = frame[: stream.height, : stream.width]
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    out.mux(packet)
+                n += 1
+            if stream is None:
+                raise VideoError(f"no frames to write to {path}")
+            for packet in stream.encode():
+                out.mux(packet)
+    return n

@@ -1,0 +1,29 @@
+"""Shared fixtures. Tests run on CPU; the real VSI-Bench sample lives in ../shared/data/vsibench."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_VSIBENCH = REPO.parent / "shared" / "data" / "vsibench"
+EXAMPLE_META = REPO / "examples" / "vsibench_sample"
+
+os.environ.setdefault("VSGRPO_PROGRESS", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def vsibench_dir() -> Path:
+    """The released VSI-Bench sample (meta info + questions parquet)."""
+    if not (SHARED_VSIBENCH / "test-dev.parquet").exists():
+        pytest.fail(f"VSI-Bench sample missing at {SHARED_VSIBENCH}; it ships with the repo's shared/ folder")
+    return SHARED_VSIBENCH
+
+
+@pytest.fixture(scope="session")
+def example_meta() -> Path:
+    return EXAMPLE_META
