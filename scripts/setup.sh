@@ -5,5 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="[dev]"
 [[ "${1:-}" == "--no-dev" ]] && extras=""
+# Headless OpenGL (EGL + Mesa llvmpipe) for the procedural-room renderer (vsgrpo data synth).
+if ! ldconfig -p 2>/dev/null | grep "libEGL.so.1" >/dev/null || ! ls /usr/lib/*/dri/*swrast* >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri >/dev/null
+  else
+    echo "setup.sh: install libegl1 and libgl1-mesa-dri (Mesa EGL) for 'vsgrpo data synth'" >&2
+  fi
+fi
 python -m pip install --upgrade-strategy only-if-needed -e ".${extras}"
 python -c "import vsgrpo, torch, transformers, trl; print('vsgrpo', vsgrpo.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__, '| trl', trl.__version__)"

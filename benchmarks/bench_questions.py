@@ -1,0 +1,87 @@
+"""Question-engine speed on the released VSI-Bench sample.
+
+1. Closest-point distance: vsgrpo's exact fast version vs the straightforward replay of
+   VSI-Bench's procedure (sample both boxes, all pairwise distances), side by side on every
+   instance pair behind the released absolute-distance questions (cold caches for both), and
+   whether the rounded answers are identical.
+2. Answers derived per second: `data verify`'s re-derivation of all 3,588 released rows, and
+   `data build --per-scene all` question generation.
+
+    python benchmarks/bench_questions.py [--data ../shared/data/vsibench] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from vsgrpo import geometry
+from vsgrpo.dataset import build_questions, verify_questions
+from vsgrpo.questions import BuildConfig, templates
+from vsgrpo.questions.common import boxes_of
+from vsgrpo.scene import load_meta_dir
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "vsibench"))
+    ap.add_argument("--limit", type=int, default=0, help="only the first N abs-distance questions (0: all)")
+    args = ap.parse_args()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        index = load_meta_dir(args.data)
+    df = pd.read_parquet(Path(args.data) / "test-dev.parquet")
+
+    # 1. distance: fast vs all-pairs, per question (min over instance pairs), cold caches
+    rows = df[df["question_type"] == "object_abs_distance"]
+    if args.limit:
+        rows = rows.head(args.limit)
+    pairs = []
+    for r in rows.itertuples():
+        f = templates.parse(templates.ABS_DISTANCE, r.question)
+        scene = index[(r.dataset, r.scene_name)]
+        pairs.append((boxes_of(scene, f["a"]), boxes_of(scene, f["b"]), r.ground_truth))
+    t_fast = t_ref = 0.0
+    same = agree_fast = agree_ref = n_inst = 0
+    for ba, bb, gt in pairs:
+        geometry.clear_caches()
+        t0 = time.perf_counter()
+        fast = min(geometry.closest_distance(a, b) for a in ba for b in bb)
+        t1 = time.perf_counter()
+        ref = min(geometry.closest_distance_reference(a, b) for a in ba for b in bb)
+        t2 = time.perf_counter()
+        t_fast += t1 - t0
+        t_ref += t2 - t1
+        n_inst += len(ba) * len(bb)
+        rf, rr = f"{round(fast, 1):.1f}", f"{round(ref, 1):.1f}"
+        same += rf == rr
+        agree_fast += rf == gt
+        agree_ref += rr == gt
+    n = len(pairs)
+    print(f"closest-point distance on {n} released abs-distance questions ({n_inst} instance pairs), cold caches")
+    print(f"  all-pairs sampling : {t_ref:8.2f} s  ({t_ref / n_inst * 1e3:7.2f} ms/pair)  agrees with release {agree_ref}/{n}")
+    print(f"  vsgrpo fast exact  : {t_fast:8.2f} s  ({t_fast / n_inst * 1e3:7.2f} ms/pair)  agrees with release {agree_fast}/{n}")
+    print(f"  speed-up {t_ref / t_fast:.1f}x; identical rounded answers {same}/{n}")
+
+    # 2. answers per second
+    geometry.clear_caches()
+    t0 = time.perf_counter()
+    rep = verify_questions(index, df)
+    t1 = time.perf_counter()
+    n_checked = sum(r["checked"] for r in rep["tasks"].values())
+    print(f"verify: {n_checked} released answers re-derived in {t1 - t0:.2f} s = {n_checked / (t1 - t0):.0f} answers/s "
+          f"({sum(rep['unchecked'].values())} rows unchecked)")
+    geometry.clear_caches()
+    t0 = time.perf_counter()
+    qs = build_questions(index, BuildConfig(per_scene=None))
+    t1 = time.perf_counter()
+    print(f"build --per-scene all: {len(qs)} questions from {len(index)} scenes in {t1 - t0:.2f} s = "
+          f"{len(qs) / (t1 - t0):.0f} questions/s")
+
+
+if __name__ == "__main__":
+    main()

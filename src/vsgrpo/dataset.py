@@ -1,0 +1,277 @@
+"""Datasets of spatial questions: build them from scenes, verify released ones, parquet IO.
+
+``build`` and ``verify`` call the same per-task ground-truth functions (see
+:mod:`vsgrpo.questions`), so a question we write and a released question we check are
+answered by one piece of code.
+
+Parquet schema (VSI-Bench's columns first, then ours)::
+
+    id int64, dataset, scene_name, question_type, question, ground_truth,
+    options list<string> (null for NA and for train style),
+    answer (word or number as text), answer_value float64 (NA only), objects list<string>,
+    video ("{dataset}/{scene_name}.mp4", relative to a videos root), extra (JSON text)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import VsgrpoError
+from .progress import progress
+from .questions import TASKS, BuildConfig, Question, Unchecked, get_task, load_builtin_tasks
+from .questions.options import LetterBalancer, lettered, numeric_distractors
+from .scene import Scene, SceneIndex
+
+REQUIRED_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth", "options")
+#: the canonical order of task types in outputs (others, e.g. user tasks, follow by name)
+TASK_ORDER = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
+              "object_rel_distance", "object_rel_direction_easy", "object_rel_direction_medium",
+              "object_rel_direction_hard", "route_planning", "obj_appearance_order")
+
+
+def task_names(selected: Iterable[str] | None = None) -> list[str]:
+    """Registered task names in canonical order (or ``selected``, validated, in that order)."""
+    load_builtin_tasks()
+    names = list(selected) if selected is not None else list(TASKS)
+    for n in names:
+        get_task(n)
+    rank = {n: i for i, n in enumerate(TASK_ORDER)}
+    return sorted(dict.fromkeys(names), key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    """A generator depending only on the seed and the keys (not on iteration order)."""
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode("utf-8")) for k in keys)])
+
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+
+def build_questions(index: Mapping[tuple[str, str], Scene], config: BuildConfig) -> list[Question]:
+    """Every scene x task: candidates, the per-scene cap, then the style (options, letters)."""
+    names = task_names(config.tasks)
+    keys = sorted(index)
+    balancers = {n: LetterBalancer() for n in names}
+    style_rngs = {n: _rng(config.seed, "style", n) for n in names}
+    out: list[Question] = []
+    for key in progress(keys, desc="building questions", total=len(keys), unit="scene"):
+        scene = index[key]
+        for name in names:
+            task = get_task(name)
+            cands = task.generate(scene, _rng(config.seed, scene.dataset, scene.name, name), config)
+            cap = task.cap(config)
+            if cap is not None and len(cands) > cap:
+                pick = _rng(config.seed, "cap", scene.dataset, scene.name, name).choice(len(cands), cap, replace=False)
+                cands = [cands[i] for i in sorted(pick.tolist())]
+            for q in cands:
+                styled = _apply_style(task, q, config, balancers[name], style_rngs[name])
+                if styled is not None:
+                    out.append(styled)
+    return out
+
+
+def _apply_style(task, q: Question, config: BuildConfig, balancer: LetterBalancer,
+                 rng: np.random.Generator) -> Question | None:
+    if task.kind == "MCA":
+        choices = list(q.choices or ())
+        if q.answer not in choices:
+            raise ValueError(f"task {task.name}: answer {q.answer!r} is not among its choices {choices}")
+        if config.style == "bench":
+            ordered, letter = balancer.arrange(choices, q.answer, rng)
+            return replace(q, question=task.render(q, ordered), ground_truth=letter, options=tuple(lettered(ordered)))
+        ordered = [choices[i] for i in rng.permutation(len(choices))]
+        return replace(q, question=task.render(q, ordered), ground_truth=q.answer, options=None)
+    if config.style == "bench" and config.na_options:
+        decimals = 1 if "." in q.answer else 0
+        wrong = numeric_distractors(float(q.answer_value if q.answer_value is not None else q.answer), decimals, rng)
+        if wrong is None:
+            return None  # no distractors fit the separation rule (as in VSI-Bench, the question is dropped)
+        fmt = (lambda v: f"{v:.1f}") if decimals else (lambda v: str(int(v)))
+        ordered, letter = balancer.arrange([q.answer, *map(fmt, wrong)], q.answer, rng)
+        return replace(q, ground_truth=letter, options=tuple(lettered(ordered)))
+    return replace(q, ground_truth=q.answer, options=None)
+
+
+def questions_table(questions: list[Question]):
+    """The questions as a pyarrow Table in the documented schema."""
+    import pyarrow as pa
+
+    schema = pa.schema([
+        ("id", pa.int64()), ("dataset", pa.string()), ("scene_name", pa.string()),
+        ("question_type", pa.string()), ("question", pa.string()), ("ground_truth", pa.string()),
+        ("options", pa.list_(pa.string())), ("answer", pa.string()), ("answer_value", pa.float64()),
+        ("objects", pa.list_(pa.string())), ("video", pa.string()), ("extra", pa.string()),
+    ])
+    cols: dict[str, list] = {f.name: [] for f in schema}
+    for i, q in enumerate(questions):
+        cols["id"].append(i)
+        cols["dataset"].append(q.dataset)
+        cols["scene_name"].append(q.scene_name)
+        cols["question_type"].append(q.question_type)
+        cols["question"].append(q.question)
+        cols["ground_truth"].append(q.ground_truth)
+        cols["options"].append(list(q.options) if q.options is not None else None)
+        cols["answer"].append(q.answer)
+        cols["answer_value"].append(None if q.answer_value is None else float(q.answer_value))
+        cols["objects"].append(list(q.objects))
+        cols["video"].append(f"{q.dataset}/{q.scene_name}.mp4")
+        cols["extra"].append(json.dumps(_jsonable(q.extra), sort_keys=True) if q.extra else None)
+    return pa.table(cols, schema=schema)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def summarize(questions: list[Question], config: BuildConfig, n_scenes: int) -> dict:
+    counts = Counter(q.question_type for q in questions)
+    names = task_names(config.tasks)
+    return {"questions": len(questions), "scenes": n_scenes,
+            "counts": {n: counts.get(n, 0) for n in names},
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}}
+
+
+def write_dataset(out_dir: str | os.PathLike, questions: list[Question], summary: dict) -> tuple[Path, Path]:
+    """Write ``questions.parquet`` and ``summary.json`` together: both appear or neither."""
+    import pyarrow.parquet as pq
+
+    from .io import atomic_path, ensure_writable_dir
+
+    out = ensure_writable_dir(out_dir)
+    table = questions_table(questions)
+    qpath, spath = out / "questions.parquet", out / "summary.json"
+    with atomic_path(qpath) as tq, atomic_path(spath) as ts:
+        pq.write_table(table, tq)
+        ts.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return qpath, spath
+
+
+def load_scenes(meta: str | os.PathLike) -> SceneIndex:
+    """Load meta info; when ``meta`` is ``ROOT/meta`` of a data root, attach ROOT's sidecars."""
+    from .scene import load_meta_dir
+    from .scene_files import META_DIR, attach_sidecars
+
+    path = Path(meta)
+    index = load_meta_dir(path)
+    if path.is_dir() and path.name == META_DIR:
+        attach_sidecars(index, path.parent)
+    return index
+
+
+def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig) -> dict:
+    """``vsgrpo data build``: questions from every scene in ``meta`` into ``out``."""
+    from .io import ensure_writable_dir
+
+    index = load_scenes(meta)
+    ensure_writable_dir(out)  # fail before the long work
+    questions = build_questions(index, config)
+    summary = summarize(questions, config, len(index))
+    write_dataset(out, questions, summary)
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# verify
+
+
+def read_questions(path: str | os.PathLike):
+    """A VSI-Bench-format parquet as a DataFrame, with a clear error for a wrong file."""
+    import pandas as pd
+    import pyarrow as pa
+
+    path = Path(path)
+    if not path.is_file():
+        raise VsgrpoError(f"questions file not found: {path}")
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise VsgrpoError(f"{path} is not a readable parquet file ({str(e).splitlines()[0][:120]})") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise VsgrpoError(f"{path} lacks the column(s) {', '.join(missing)}; a VSI-Bench parquet needs "
+                          f"{', '.join(REQUIRED_COLUMNS)}")
+    return df
+
+
+def verify_questions(index: Mapping[tuple[str, str], Scene], df) -> dict:
+    """Re-derive every row's ground truth; the report documented in ``vsgrpo data verify``."""
+    load_builtin_tasks()
+    types = sorted(set(df["question_type"]))
+    for t in types:
+        get_task(t)  # unknown question type -> clear error before any work
+    missing = sorted({(d, s) for d, s in zip(df["dataset"], df["scene_name"])} - set(index))
+    if missing:
+        d, s = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise VsgrpoError(f"scene {d}/{s}{more} from the questions is not in the meta info; pass the --meta "
+                          "directory holding its {dataset}_*.json file")
+    checked, agree = Counter(), Counter()
+    unchecked: dict[str, Counter] = defaultdict(Counter)
+    mismatches = []
+    rows = df.to_dict("records")
+    for row in progress(rows, desc="verifying", total=len(rows), unit="q"):
+        qt = row["question_type"]
+        derived = get_task(qt).derive(index[(row["dataset"], row["scene_name"])], row)
+        if isinstance(derived, Unchecked):
+            unchecked[qt][derived.reason] += 1
+            continue
+        checked[qt] += 1
+        expected = str(row["ground_truth"])
+        if derived == expected:
+            agree[qt] += 1
+        else:
+            mismatches.append({"id": _plain(row["id"]), "question_type": qt, "expected": expected,
+                               "derived": derived})
+    order = task_names(types)
+    return {
+        "tasks": {t: {"checked": checked[t], "agree": agree[t],
+                      "rate": round(agree[t] / checked[t], 6)} for t in order if checked[t]},
+        "mismatches": mismatches,
+        "unchecked": {t: sum(unchecked[t].values()) for t in order if unchecked[t]},
+        "unchecked_reasons": {t: dict(unchecked[t]) for t in order if unchecked[t]},
+    }
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def verify(meta: str | os.PathLike, questions: str | os.PathLike) -> dict:
+    """``vsgrpo data verify``: the agreement report for a questions parquet."""
+    df = read_questions(questions)
+    index = load_scenes(meta)
+    return verify_questions(index, df)
+
+
+def format_report(report: dict) -> str:
+    """The per-type table printed by ``vsgrpo data verify``."""
+    lines = [f"{'question_type':<30} {'checked':>8} {'agree':>8} {'rate':>8}"]
+    for t, r in report["tasks"].items():
+        lines.append(f"{t:<30} {r['checked']:>8} {r['agree']:>8} {r['rate'] * 100:>7.2f}%")
+    tot_c = sum(r["checked"] for r in report["tasks"].values())
+    tot_a = sum(r["agree"] for r in report["tasks"].values())
+    if tot_c:
+        lines.append(f"{'all checked':<30} {tot_c:>8} {tot_a:>8} {tot_a / tot_c * 100:>7.2f}%")
+    for t, n in report["unchecked"].items():
+        reasons = report.get("unchecked_reasons", {}).get(t, {})
+        why = "; ".join(f"{r} ({k})" for r, k in reasons.items())
+        lines.append(f"unchecked {t}: {n} ({why})")
+    return "\n".join(lines)

@@ -1,0 +1,34 @@
+"""VSI-Bench evaluation: run any video LM, score exactly as the benchmark's authors, report.
+
+Python API::
+
+    from vsgrpo.eval import run_eval, score_file, compare_runs
+
+    results = run_eval(model="Qwen/Qwen2-VL-2B-Instruct", questions="test.parquet", videos="vsibench/",
+                       out="runs/base", mode="vanilla", style="bench", frames=32, batch_size=8)
+    results["overall"]                      # percent
+    results["scores"]["object_rel_direction"]
+    results["errors"]                       # samples with a missing/corrupt video or a failed request
+
+    score_file("test.parquet", "predictions.jsonl", parser="official")   # = vsgrpo eval score
+    print(compare_runs(["runs/base", "runs/grpo"], out="runs/compare"))   # = vsgrpo eval report
+
+Heavy libraries (torch, transformers) are imported only when a backend is built.
+"""
+
+from __future__ import annotations
+
+from .report import compare_runs
+from .runner import MAX_NEW_TOKENS, EvalConfig, run_eval
+from .scoring import ScoringConfig, load_predictions, load_questions, score_predictions
+
+
+def score_file(questions: str, predictions: str, *, parser: str = "official", answer_tag: bool = True,
+               option_text: bool = True) -> dict:
+    """Score a predictions JSONL (``{"id", "prediction"}`` rows) against a questions parquet."""
+    config = ScoringConfig(parser=parser, answer_tag=answer_tag, option_text=option_text)
+    return score_predictions(load_questions(questions), load_predictions(predictions), config)
+
+
+__all__ = ["MAX_NEW_TOKENS", "EvalConfig", "ScoringConfig", "compare_runs", "load_predictions", "load_questions",
+           "run_eval", "score_file", "score_predictions"]

@@ -1,0 +1,139 @@
+"""Questions and predictions files, and scoring a set of predictions (``vsgrpo eval score``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import metrics
+from ..answers import PARSERS
+from ..errors import VsgrpoError
+
+QUESTION_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth", "options")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How predictions become scores. ``official`` + both switches off = the authors' protocol."""
+
+    parser: str = "official"      # "official" (first token, float()) or "lmms-eval" (first number anywhere)
+    answer_tag: bool = True       # take the <answer>...</answer> span when present
+    option_text: bool = True      # map an answer equal to an option's text to that option's letter
+
+    def __post_init__(self):
+        if self.parser not in PARSERS:
+            raise VsgrpoError(f"unknown parser {self.parser!r}; choose one of {', '.join(PARSERS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_questions(path: str | os.PathLike, *, limit: int | None = None) -> list[dict]:
+    """Questions of a VSI-Bench-schema parquet as dicts (options as a list or ``None``), file order."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise VsgrpoError(f"questions file not found: {path}")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a non-parquet file
+        raise VsgrpoError(f"cannot read {path} as parquet: {e}") from None
+    missing = [c for c in QUESTION_COLUMNS if c not in df.columns]
+    if missing:
+        raise VsgrpoError(f"{path} lacks column(s) {', '.join(missing)}; expected the VSI-Bench schema "
+                          f"({', '.join(QUESTION_COLUMNS)})")
+    if limit is not None:
+        if limit < 1:
+            raise VsgrpoError(f"--limit must be at least 1, got {limit}")
+        df = df.head(limit)
+    if df["id"].duplicated().any():
+        dup = df.loc[df["id"].duplicated(), "id"].iloc[0]
+        raise VsgrpoError(f"{path}: question id {dup} occurs more than once; ids must be unique")
+    rows = []
+    for rec in df.to_dict("records"):
+        opts = rec.get("options")
+        rec["options"] = None if opts is None or (not isinstance(opts, str) and len(opts) == 0) else \
+            [str(o) for o in opts]
+        rec["id"] = int(rec["id"])
+        metrics.answer_kind(rec["question_type"])  # unknown types fail here, before any work
+        if metrics.answer_kind(rec["question_type"]) == "na":
+            try:
+                gt = float(rec["ground_truth"])
+            except (TypeError, ValueError):
+                gt = math.nan
+            if not math.isfinite(gt):
+                raise VsgrpoError(f"{path}: question {rec['id']} has a non-numeric ground truth "
+                                  f"{rec['ground_truth']!r} for numerical type {rec['question_type']}")
+        rows.append(rec)
+    return rows
+
+
+def load_predictions(path: str | os.PathLike) -> dict[int, str | None]:
+    """``{id: prediction}`` from JSONL rows ``{"id": int, "prediction": str}``.
+
+    A run's ``samples.jsonl`` is accepted too: rows with an ``error`` have no prediction (``None``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VsgrpoError(f"predictions file not found: {path}")
+    out: dict[int, str | None] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                qid = int(row["id"])
+            except (ValueError, KeyError, TypeError):
+                raise VsgrpoError(f"{path}: line {n} is not a JSON object with an integer 'id'") from None
+            if qid in out:
+                raise VsgrpoError(f"{path}: id {qid} has more than one prediction (line {n})")
+            pred = row.get("prediction")
+            if row.get("error"):
+                pred = None
+            elif not isinstance(pred, str):
+                raise VsgrpoError(f"{path}: line {n} (id {qid}) needs a string 'prediction'")
+            out[qid] = pred
+    return out
+
+
+def score_predictions(questions: list[dict], predictions: dict[int, str | None],
+                      config: ScoringConfig = ScoringConfig()) -> dict:
+    """Results JSON for ``predictions`` on ``questions``.
+
+    Only questions with a prediction are scored (``count``); ``None`` predictions (errored
+    samples) are counted under ``errors``, never scored as wrong; questions without any
+    prediction are counted under ``unanswered``.
+    """
+    by_id = {q["id"]: q for q in questions}
+    unknown = [i for i in predictions if i not in by_id]
+    if unknown:
+        raise VsgrpoError(f"{len(unknown)} prediction id(s) are not in the questions file (first: {unknown[0]}); "
+                          "wrong --questions file?")
+    rows, errors = [], 0
+    for q in questions:
+        if q["id"] not in predictions:
+            continue
+        pred = predictions[q["id"]]
+        if pred is None:
+            errors += 1
+            continue
+        s = metrics.score_prediction(pred, q["ground_truth"], q["question_type"], q["options"],
+                                     parser=config.parser, answer_tag=config.answer_tag,
+                                     option_text=config.option_text)
+        rows.append((q["question_type"], s))
+    return finish_results(rows, errors=errors, unanswered=len(questions) - len(predictions), config=config)
+
+
+def finish_results(rows: list[tuple[str, float]], *, errors: int, unanswered: int, config: ScoringConfig) -> dict:
+    """The results object: :func:`vsgrpo.metrics.aggregate` plus error counts and the scoring settings."""
+    out = metrics.aggregate(rows)
+    out["errors"] = errors
+    if unanswered:
+        out["unanswered"] = unanswered
+    out["scoring"] = config.to_dict()
+    return out

@@ -1,0 +1,175 @@
+"""VSI-Bench metrics, computed exactly as its authors' code does. Shared by evaluation and rewards.
+
+- Multiple-choice (MCA) questions: exact match, case-insensitive, of the parsed answer and the
+  ground-truth letter (:func:`exact_match`).
+- Numerical (NA) questions: Mean Relative Accuracy (:func:`mean_relative_accuracy`): the mean over
+  the ten thresholds t in {0.50, 0.55, ..., 0.95} of ``|pred - gt| / gt <= 1 - t``; an
+  unparseable prediction scores 0. The thresholds are built with the same ``numpy.linspace`` call
+  and the comparison uses the same float operations, so borderline cases (``2.1`` vs ``2``) land on
+  the same side as in the authors' code.
+- Aggregation (:func:`aggregate`): per-question-type means; the three relative-direction types
+  averaged unweighted into one task; overall = unweighted mean of the 8 tasks, summed in the
+  authors' order; everything reported x100.
+
+One deliberate difference, which only matters for subsets: a task with no questions is left out
+of the overall mean and listed under ``missing_tasks`` (the authors' code would count a missing
+relative-direction level as 0). On the full benchmark the numbers are identical.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import answers
+from .errors import VsgrpoError
+
+MCA_QUESTION_TYPES = (
+    "object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard",
+    "object_rel_distance", "route_planning", "obj_appearance_order",
+)
+NA_QUESTION_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
+REL_DIRECTION_TYPES = MCA_QUESTION_TYPES[:3]
+REL_DIRECTION_TASK = "object_rel_direction"
+# The 8 tasks of VSI-Bench's overall score (the paper's column order).
+TASKS = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
+         "object_rel_distance", REL_DIRECTION_TASK, "route_planning", "obj_appearance_order")
+TASK_LABELS = {"object_counting": "Count", "object_abs_distance": "AbsDist", "object_size_estimation": "Size",
+               "room_size_estimation": "Room", "object_rel_distance": "RelDist", REL_DIRECTION_TASK: "RelDir",
+               "route_planning": "Route", "obj_appearance_order": "ApprOrder"}
+
+# Exactly the authors' thresholds: linspace(.5, .95, int((.95 - .5) / .05 + 2)) == 10 points.
+MRA_THRESHOLDS = np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2))
+
+
+def answer_kind(question_type: str) -> str:
+    """``"mca"`` (multiple choice) or ``"na"`` (numerical answer) for a VSI-Bench question type."""
+    if question_type in MCA_QUESTION_TYPES:
+        return "mca"
+    if question_type in NA_QUESTION_TYPES:
+        return "na"
+    raise VsgrpoError(f"unknown question_type {question_type!r}; expected one of "
+                      f"{', '.join(MCA_QUESTION_TYPES + NA_QUESTION_TYPES)}")
+
+
+def mean_relative_accuracy(pred: float | None, gt: float) -> float:
+    """MRA of one numerical prediction, in [0, 1]. ``None``, ``nan`` and ``inf`` score 0.
+
+    ``gt`` must be finite and non-zero (VSI-Bench answers are positive; the authors' code
+    divides by it). A zero ground truth scores 1 for an exact 0 and 0 otherwise.
+    """
+    if pred is None:
+        return 0.0
+    gt = float(gt)
+    if not math.isfinite(gt):
+        raise ValueError(f"ground truth must be finite, got {gt!r}")
+    if gt == 0:
+        return 1.0 if pred == 0 else 0.0
+    try:
+        rel = abs(pred - gt) / gt
+    except TypeError:
+        return 0.0
+    return float((rel <= 1 - MRA_THRESHOLDS).mean())
+
+
+def relative_error(pred: float, gt: float) -> float:
+    """The paper's relative error ``|pred - gt| / min(pred, gt)`` (``inf`` when it is undefined)."""
+    lo = min(pred, gt)
+    if not (math.isfinite(pred) and math.isfinite(gt)) or lo <= 0:
+        return math.inf
+    return abs(pred - gt) / lo
+
+
+def exact_match(pred: str, target: str) -> float:
+    """The authors' MCA metric: 1.0 when equal ignoring case, else 0.0."""
+    return 1.0 if pred.lower() == target.lower() else 0.0
+
+
+def _is_letter(text: str) -> bool:
+    return len(text) == 1 and text.isascii() and text.isalpha()
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One scored prediction: ``answer`` after tag/option steps, ``parsed`` as compared, ``score`` in [0, 1]."""
+
+    answer: str
+    parsed: str | float | None
+    score: float
+
+
+def score_detail(prediction: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None, *,
+                 parser: str = "official", answer_tag: bool = True, option_text: bool = True) -> Scored:
+    """Score one prediction and return the intermediate steps (see :mod:`vsgrpo.answers`)."""
+    if parser not in answers.PARSERS:
+        raise VsgrpoError(f"unknown parser {parser!r}; choose one of {', '.join(answers.PARSERS)}")
+    prediction = "" if prediction is None else str(prediction)
+    answer = answers.extract_answer_span(prediction) if answer_tag else prediction
+    if answer_kind(question_type) == "na":
+        value = answers.official_number(answer) if parser == "official" else answers.parse_number(answer)
+        return Scored(answer, value, mean_relative_accuracy(value, float(ground_truth)))
+    if option_text:
+        answer = answers.map_option_text(answer, options)
+    gt = str(ground_truth).strip()
+    if not _is_letter(gt):
+        # Word ground truth (VSI-100k form, no options): compare the whole normalised answer,
+        # since a first-token rule would cut "trash bin" to "trash".
+        parsed = answers.normalize_text_answer(answer)
+        return Scored(answer, parsed, 1.0 if parsed == answers.normalize_text_answer(gt) else 0.0)
+    if parser == "official":
+        parsed = answers.official_token(answer)
+        return Scored(answer, parsed, exact_match(parsed, gt))
+    letter = answers.parse_letter(answer, answers.option_letters(options) or None)
+    return Scored(answer, letter, exact_match(letter, gt) if letter is not None else 0.0)
+
+
+def score_prediction(prediction: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None,
+                     *, parser: str = "official", answer_tag: bool = True, option_text: bool = True) -> float:
+    """Score in [0, 1] of one prediction: exact match (MCA) or MRA (NA), as VSI-Bench scores it.
+
+    ``parser``: ``"official"`` (authors' first-token parse) or ``"lmms-eval"`` (first number /
+    number word anywhere). ``answer_tag``: take the ``<answer>`` span when present.
+    ``option_text``: map an answer equal to an option's text to its letter. With
+    ``parser="official", answer_tag=False, option_text=False`` this is the authors' protocol.
+    """
+    return score_detail(prediction, ground_truth, question_type, options, parser=parser,
+                        answer_tag=answer_tag, option_text=option_text).score
+
+
+def _mean(values: list[float]) -> float:
+    # pandas' Series.mean, as in the authors' aggregation, so the last digit matches too.
+    import pandas as pd
+
+    return float(pd.Series(values, dtype="float64").mean())
+
+
+def aggregate(rows: Iterable[tuple[str, float]]) -> dict:
+    """VSI-Bench summary of ``(question_type, score in [0, 1])`` pairs, in percent.
+
+    Returns ``{"scores": {<question_type>: %, ..., "object_rel_direction": %}, "overall": %,
+    "count": n, "missing_tasks": [...]}``. ``overall`` is ``None`` when no task has questions.
+    """
+    by_type: dict[str, list[float]] = {}
+    for question_type, score in rows:
+        answer_kind(question_type)
+        by_type.setdefault(question_type, []).append(float(score))
+    means = {qt: _mean(v) for qt, v in sorted(by_type.items())}
+    # Authors' order: sorted question types without the direction levels, then the direction task.
+    task_values = {qt: m for qt, m in means.items() if qt not in REL_DIRECTION_TYPES}
+    levels = [means[qt] for qt in REL_DIRECTION_TYPES if qt in means]
+    if levels:
+        task_values[REL_DIRECTION_TASK] = sum(levels) / len(levels)
+    scores = {qt: m * 100 for qt, m in means.items()}
+    if levels:
+        scores[REL_DIRECTION_TASK] = task_values[REL_DIRECTION_TASK] * 100
+    overall = sum(task_values.values()) / len(task_values) if task_values else None
+    missing = [t for t in TASKS if t not in task_values]
+    missing_levels = [qt for qt in REL_DIRECTION_TYPES if qt not in means] if levels else []
+    out = {"scores": scores, "overall": None if overall is None else overall * 100,
+           "count": sum(len(v) for v in by_type.values()), "missing_tasks": missing}
+    if missing_levels:
+        out["missing_question_types"] = missing_levels
+    return out

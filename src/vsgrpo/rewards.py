@@ -1,0 +1,223 @@
+"""Reward functions for GRPO, in TRL's contract: ``f(prompts, completions, **columns) -> list[float]``.
+
+``completions`` are strings or chat messages (``[{"role": "assistant", "content": str}]``);
+``columns`` are the dataset columns of each row (``ground_truth``, ``question_type``,
+``options``, ...). Every function here is a plain callable with a ``__name__`` (TRL logs
+``rewards/<name>/mean``), so users can mix them with their own.
+
+Answer extraction and scoring come from :mod:`vsgrpo.answers` and :mod:`vsgrpo.metrics`, the
+same code evaluation uses: the model is rewarded by the notion of "correct" it is scored by.
+
+**Format** (:func:`format_reward`, think and observe modes; vanilla has none): the completion
+must be exactly ``<TAG>reasoning</TAG><answer>answer</answer>``. Whitespace policy: any
+whitespace (spaces, newlines) is allowed before the first tag, between ``</TAG>`` and
+``<answer>`` and after ``</answer>``; nothing else may stand outside the tags. Tags are
+lower-case and appear exactly once each; a tag inside the reasoning or the answer (nested or
+repeated tags, in any case) fails. The answer must contain non-whitespace. Empty reasoning
+(``<think> </think>``) passes by default, as in the paper's reward; set
+``allow_empty_reasoning=False`` to close that hack. Reward 1.0 or 0.0.
+
+**Accuracy** (:func:`accuracy_reward`): the answer is the last ``<answer>`` span when present,
+else the whole completion (vanilla).
+
+- Multiple choice (rows with ``options``, VSI-Bench style): an answer equal to an option's
+  text becomes its letter; then the authors' first-token comparison with the letter, case
+  insensitive. Train style (no options, the answer is the word, VSI-100k): exact match after
+  normalisation (case, inner whitespace collapsed, surrounding whitespace and trailing dots
+  removed). 1.0 or 0.0.
+- Numeric (``object_counting``, ``object_abs_distance``, ``object_size_estimation``,
+  ``room_size_estimation``): the number is parsed as evaluation's ``official`` parser does
+  (``float()`` of the first space-separated token; ``parser="lmms-eval"`` takes the first number
+  anywhere). Unparseable, non-finite or non-positive predictions score 0. With the paper's
+  relative error ``e = |y' - y| / min(y', y)`` (symmetric in over/under-estimation by a factor):
+
+  - ``na_shape="linear"`` (default): ``max(0, 1 - e / na_tolerance)``, ``na_tolerance=0.5``:
+    a dense signal that is 1 at the exact value and 0 once the prediction is off by a factor of
+    1.5 or more, the point where VSI-Bench's MRA also reaches 0 for over-estimates.
+  - ``na_shape="mra"``: MRA's step shape on ``e``: the fraction of thresholds
+    t in {0.50, ..., 0.95} with ``e <= 1 - t`` (computed by ``metrics.mean_relative_accuracy``
+    on ``(1 + e, 1)``), so 10 reward levels, 0 beyond ``e > 0.5``.
+  - ``na_shape="metric"``: exactly the evaluation metric, MRA relative to the ground truth.
+
+**Monitors** (weight 0, logged as rates by TRL): :func:`empty_reasoning`,
+:func:`repeated_tags`, :func:`completion_chars`; the reward-hacking signs the paper reports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+from .answers import extract_answer_span, map_option_text, normalize_text_answer, official_number, official_token, \
+    parse_number
+from .errors import VsgrpoError
+from .metrics import NA_QUESTION_TYPES, exact_match, mean_relative_accuracy, relative_error
+
+NA_TYPES = frozenset(NA_QUESTION_TYPES)
+NA_SHAPES = ("linear", "mra", "metric")
+PARSERS = ("official", "lmms-eval")
+REASONING_TAGS = {"think": "think", "observe": "observe"}
+
+_ANY_TAG = re.compile(r"</?\s*(?:think|observe|answer)\s*>", re.IGNORECASE)
+
+RewardFunc = Callable[..., list[float]]
+
+
+def completion_text(completion) -> str:
+    """The text of one TRL completion (a string, or a list of chat messages)."""
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        return completion_text(completion.get("content"))
+    if isinstance(completion, list):
+        parts = []
+        for item in completion:
+            if isinstance(item, dict) and item.get("type") == "text":
+                parts.append(item.get("text") or "")
+            else:
+                parts.append(completion_text(item))
+        return "".join(parts)
+    return str(completion)
+
+
+# ----------------------------------------------------------------------------- format
+
+def parse_format(text: str, mode: str) -> tuple[str, str] | None:
+    """``(reasoning, answer)`` when ``text`` follows the mode's format exactly, else ``None``."""
+    tag = REASONING_TAGS.get(mode)
+    if tag is None:
+        raise VsgrpoError(f"mode {mode!r} has no format; choose think or observe")
+    m = re.fullmatch(rf"\s*<{tag}>(.*?)</{tag}>\s*<answer>(.*?)</answer>\s*", text, re.DOTALL)
+    if m is None:
+        return None
+    reasoning, answer = m.group(1), m.group(2)
+    if _ANY_TAG.search(reasoning) or _ANY_TAG.search(answer) or not answer.strip():
+        return None
+    return reasoning, answer
+
+
+def format_reward(mode: str = "think", *, allow_empty_reasoning: bool = True) -> RewardFunc:
+    """Format reward for ``mode`` (think | observe): 1.0 when the completion follows the format."""
+    REASONING_TAGS.get(mode) or parse_format("", mode)  # validates mode
+
+    def reward(prompts=None, completions=(), **columns) -> list[float]:
+        out = []
+        for c in completions:
+            parsed = parse_format(completion_text(c), mode)
+            ok = parsed is not None and (allow_empty_reasoning or parsed[0].strip() != "")
+            out.append(1.0 if ok else 0.0)
+        return out
+
+    reward.__name__ = f"format_{mode}"
+    return reward
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+def numeric_score(pred: float | None, gt: float, *, shape: str = "linear", tolerance: float = 0.5) -> float:
+    """Reward in [0, 1] for a numeric prediction (see the module doc for the shapes)."""
+    if pred is None or not math.isfinite(pred) or pred <= 0 or not math.isfinite(gt) or gt <= 0:
+        return 0.0
+    if shape == "metric":
+        return float(mean_relative_accuracy(pred, gt))
+    e = relative_error(pred, gt)
+    if shape == "linear":
+        return max(0.0, 1.0 - e / tolerance)
+    if shape == "mra":
+        return float(mean_relative_accuracy(1.0 + e, 1.0))
+    raise VsgrpoError(f"unknown na_shape {shape!r}; choose one of {', '.join(NA_SHAPES)}")
+
+
+def _parse_number(text: str, parser: str) -> float | None:
+    value = official_number(text) if parser == "official" else parse_number(text)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def score_answer(text: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None, *,
+                 na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official") -> float:
+    """Accuracy of one completion ``text`` against one row (the function behind :func:`accuracy_reward`)."""
+    answer = extract_answer_span(text or "")
+    has_options = options is not None and len(options) > 0
+    if question_type in NA_TYPES:
+        try:
+            gt = float(ground_truth)
+        except (TypeError, ValueError):
+            raise VsgrpoError(f"numeric question with non-numeric ground truth {ground_truth!r}") from None
+        return numeric_score(_parse_number(answer, parser), gt, shape=na_shape, tolerance=na_tolerance)
+    if has_options:
+        letter = official_token(map_option_text(answer, list(options)))
+        return exact_match(letter, str(ground_truth).strip()) if letter else 0.0
+    pred = normalize_text_answer(answer)
+    return 1.0 if pred and pred == normalize_text_answer(str(ground_truth)) else 0.0
+
+
+def accuracy_reward(*, na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official") -> RewardFunc:
+    """Accuracy reward over rows with ``ground_truth``, ``question_type`` and optional ``options`` columns."""
+    if na_shape not in NA_SHAPES:
+        raise VsgrpoError(f"unknown na_shape {na_shape!r}; choose one of {', '.join(NA_SHAPES)}")
+    if parser not in PARSERS:
+        raise VsgrpoError(f"unknown parser {parser!r}; choose one of {', '.join(PARSERS)}")
+    if not (na_tolerance > 0):
+        raise VsgrpoError("na_tolerance must be > 0")
+
+    def reward(prompts=None, completions=(), ground_truth=(), question_type=(), options=None, **columns):
+        opts = options if options is not None else [None] * len(completions)
+        return [score_answer(completion_text(c), gt, qt, o, na_shape=na_shape, na_tolerance=na_tolerance,
+                             parser=parser)
+                for c, gt, qt, o in zip(completions, ground_truth, question_type, opts, strict=True)]
+
+    reward.__name__ = "accuracy"
+    return reward
+
+
+# ----------------------------------------------------------------------------- monitors
+
+def _reasoning_blocks(text: str) -> list[str]:
+    return re.findall(r"<(think|observe)>(.*?)</\1>", text, re.DOTALL)
+
+
+def empty_reasoning(prompts=None, completions=(), **columns) -> list[float]:
+    """1.0 when a completion has a reasoning block with only whitespace (``<think> </think>``)."""
+    out = []
+    for c in completions:
+        blocks = _reasoning_blocks(completion_text(c))
+        out.append(1.0 if any(not body.strip() for _, body in blocks) else 0.0)
+    return out
+
+
+def repeated_tags(prompts=None, completions=(), **columns) -> list[float]:
+    """1.0 when any of ``<think>``, ``<observe>``, ``<answer>`` (or its closing tag) occurs more than once."""
+    out = []
+    for c in completions:
+        tags = [t.lower().replace(" ", "") for t in _ANY_TAG.findall(completion_text(c))]
+        out.append(1.0 if len(tags) != len(set(tags)) else 0.0)
+    return out
+
+
+def completion_chars(prompts=None, completions=(), **columns) -> list[float]:
+    """Completion length in characters (TRL logs token lengths separately)."""
+    return [float(len(completion_text(c))) for c in completions]
+
+
+MONITORS: tuple[RewardFunc, ...] = (empty_reasoning, repeated_tags, completion_chars)
+
+
+def default_rewards(mode: str, *, na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official",
+                    allow_empty_reasoning: bool = True, format_weight: float = 1.0,
+                    monitors: bool = True) -> tuple[list[RewardFunc], list[float]]:
+    """The paper's reward set for ``mode`` and TRL ``reward_weights``: accuracy (+ format for think/observe),
+    plus weight-0 monitors that only get logged."""
+    funcs: list[RewardFunc] = [accuracy_reward(na_shape=na_shape, na_tolerance=na_tolerance, parser=parser)]
+    weights = [1.0]
+    if mode in REASONING_TAGS:
+        funcs.append(format_reward(mode, allow_empty_reasoning=allow_empty_reasoning))
+        weights.append(format_weight)
+    elif mode != "vanilla":
+        raise VsgrpoError(f"unknown mode {mode!r}; choose vanilla, think or observe")
+    if monitors:
+        funcs += list(MONITORS)
+        weights += [0.0] * len(MONITORS)
+    return funcs, weights

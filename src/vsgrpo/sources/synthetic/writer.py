@@ -1,0 +1,205 @@
+"""Write procedural scenes to a data root, in parallel, resumable, crash-safe.
+
+Per scene, the sidecars (video, visibility, cameras, floor plan, preview) are each written
+atomically; the scene's *marker* ``meta/.synthetic_scenes/{scene}.json`` (its meta info plus the
+settings it was made with) is written last. A scene is finished exactly when its marker exists:
+a kill mid-scene leaves no marker, and the rerun makes that scene again, overwriting whatever
+it had written. ``meta/synthetic_meta_info.json`` is rebuilt atomically from all markers at the
+end of every run, so it only ever lists finished scenes and a kill cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ... import scene_files as sf
+from ...errors import VsgrpoError
+from ...io import ensure_writable_dir, safe_join, write_json
+from ...progress import progress
+from ...scene import Visibility, parse_scene
+from .render import Renderer
+from .scene_gen import DATASET, SynthScene, drop_objects, generate_scene, scene_name
+
+MARKER_DIR = ".synthetic_scenes"
+PREVIEW_FRAMES = 8
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of ``vsgrpo data synth``; scene ``i`` depends only on ``seed`` and ``i`` (and these)."""
+
+    scenes: int = 10
+    seed: int = 0
+    frames: int = 120  # frames per video
+    width: int = 320
+    height: int = 240
+    fps: float = 10.0  # video frame rate: frames / fps = seconds of video
+    workers: int = 0  # processes; 0 = one per CPU core (at most 4)
+    ceiling: bool = True
+    min_pixels: int = 0  # an object seen by fewer pixels in every frame is removed; 0 = auto
+
+    def validate(self) -> None:
+        if self.scenes < 1:
+            raise VsgrpoError("--scenes must be at least 1")
+        if self.frames < 2:
+            raise VsgrpoError("--frames must be at least 2")
+        if not (32 <= self.width <= 4096 and 32 <= self.height <= 4096) or self.width % 2 or self.height % 2:
+            raise VsgrpoError(f"--size {self.width}x{self.height}: width and height must be even, 32..4096")
+        if not (0 < self.fps <= 120):
+            raise VsgrpoError("--fps must be in (0, 120]")
+        if self.workers < 0:
+            raise VsgrpoError("--workers must be >= 0")
+
+    def scene_params(self) -> dict:
+        """The settings that change a scene's content (a rerun must use the same ones)."""
+        return {"seed": self.seed, "frames": self.frames, "width": self.width, "height": self.height,
+                "fps": self.fps, "ceiling": self.ceiling, "min_pixels": self.resolved_min_pixels()}
+
+    def resolved_min_pixels(self) -> int:
+        return self.min_pixels or max(10, self.width * self.height // 1500)
+
+
+def marker_path(root, name: str) -> Path:
+    return safe_join(root, sf.META_DIR, MARKER_DIR, f"{name}.json")
+
+
+def render_scene(s: SynthScene, cfg: SynthConfig) -> SynthScene:
+    """Drop objects the camera never sees, so every counted object is in the video."""
+    for _ in range(3):
+        r = Renderer(s.mesh, s.ids, cfg.width, cfg.height)
+        best = np.zeros(len(s.instances) + 1, np.int64)
+        for pose in s.poses:
+            ids = r.render(s.K, pose, with_rgb=False)["ids"]
+            best = np.maximum(best, np.bincount(ids.ravel(), minlength=len(best))[: len(best)])
+        r.release()
+        keep = best[1:] >= cfg.resolved_min_pixels()
+        if keep.all():
+            return s
+        s = drop_objects(s, keep, cfg.seed, s.scene_index)
+    return s
+
+
+def make_scene(root: str, index: int, cfg: SynthConfig) -> str:
+    """Generate, render and write scene ``index``; returns its name. Runs in worker processes."""
+    name = scene_name(cfg.seed, index)
+    _remove_stale_temp_files(root, name)
+    s = generate_scene(cfg.seed, index, n_frames=cfg.frames, width=cfg.width, height=cfg.height, ceiling=cfg.ceiling)
+    s = render_scene(s, cfg)
+    r = Renderer(s.mesh, s.ids, cfg.width, cfg.height)
+    n_inst = len(s.instances)
+    pixels = np.zeros((cfg.frames, n_inst), np.int64)
+    keep_at = set(np.linspace(0, cfg.frames - 1, PREVIEW_FRAMES).astype(int).tolist())
+    kept: list[np.ndarray] = []
+
+    def frames():
+        for f, pose in enumerate(s.poses):
+            out = r.render(s.K, pose)
+            pixels[f] = np.bincount(out["ids"].ravel(), minlength=n_inst + 1)[1: n_inst + 1]
+            if f in keep_at:
+                kept.append(out["rgb"].copy())
+            yield out["rgb"]
+
+    from ...video import write_video
+    from .preview import contact_sheet
+
+    write_video(sf.video_path(root, DATASET, name), frames(), cfg.fps)
+    r.release()
+    times = np.arange(cfg.frames) / cfg.fps
+    sf.save_visibility(Visibility(times=times, instances=s.instances, pixels=pixels),
+                       sf.visibility_path(root, DATASET, name))
+    sf.save_cameras(s.cameras(cfg.fps), sf.cameras_path(root, DATASET, name))
+    sf.save_floor_plan(s.scene.floor_plan, sf.floorplan_path(root, DATASET, name))
+    preview = sf.preview_path(root, DATASET, name)
+    preview.parent.mkdir(parents=True, exist_ok=True)
+    from ...io import atomic_path
+
+    with atomic_path(preview) as tmp:
+        contact_sheet(s, kept).save(tmp, format="PNG")
+    write_json(marker_path(root, name), {"params": cfg.scene_params(), "meta": s.scene.to_meta()})
+    return name
+
+
+def _remove_stale_temp_files(root: str, name: str) -> None:
+    """Temp files a killed run of this scene left behind (``atomic_path`` names them ``.NAME.*.tmp``)."""
+    for path_of in (sf.video_path, sf.visibility_path, sf.cameras_path, sf.floorplan_path, sf.preview_path):
+        folder = path_of(root, DATASET, name).parent
+        if folder.is_dir():
+            for tmp in folder.glob(f".{name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def _worker_init(threads: int) -> None:
+    # llvmpipe starts one render thread per core in every process; with several worker
+    # processes that oversubscribes the CPU
+    os.environ.setdefault("LP_NUM_THREADS", str(threads))
+
+
+def _finished(root: Path, cfg: SynthConfig) -> set[int]:
+    done = set()
+    for i in range(cfg.scenes):
+        m = marker_path(root, scene_name(cfg.seed, i))
+        if not m.exists():
+            continue
+        params = json.loads(m.read_text())["params"]
+        if params != cfg.scene_params():
+            raise VsgrpoError(f"{root} already holds scene {m.stem} made with other settings ({params}); "
+                              "use the same --frames/--size/--fps or another --out")
+        done.add(i)
+    return done
+
+
+def merge_meta(root: str | os.PathLike) -> int:
+    """Rebuild ``meta/synthetic_meta_info.json`` from every finished scene's marker (atomically)."""
+    mdir = safe_join(root, sf.META_DIR, MARKER_DIR)
+    merged = {}
+    for m in sorted(mdir.glob("*.json")) if mdir.is_dir() else []:
+        merged[m.stem] = json.loads(m.read_text())["meta"]
+    if merged:
+        for name, raw in merged.items():  # refuse to publish anything that would not load strictly
+            parse_scene(sf.meta_path(root, DATASET), name, raw, strict=True)
+        write_json(sf.meta_path(root, DATASET), merged, indent=None)
+    return len(merged)
+
+
+def generate_dataset(out: str | os.PathLike, cfg: SynthConfig, *, show_progress: bool = True) -> list[str]:
+    """Make scenes ``0 .. cfg.scenes - 1`` of ``cfg.seed`` under ``out`` (skipping finished ones).
+
+    Returns the names of all ``cfg.scenes`` scenes. The meta file lists every finished scene of
+    the data root, including scenes of other seeds made earlier into the same root.
+    """
+    cfg.validate()
+    root = ensure_writable_dir(out)
+    done = _finished(root, cfg)
+    todo = [i for i in range(cfg.scenes) if i not in done]
+    workers = cfg.workers or min(4, os.cpu_count() or 1)
+    workers = max(1, min(workers, len(todo) or 1))
+    bar = progress(desc="synth scenes", total=cfg.scenes, unit="scene") if show_progress else None
+    if bar is not None:
+        bar.update(len(done))
+    try:
+        if workers == 1:
+            for i in todo:
+                make_scene(str(root), i, cfg)
+                bar is not None and bar.update(1)
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+                pending = {pool.submit(make_scene, str(root), i, cfg) for i in todo}
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        fut.result()
+                        bar is not None and bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        merge_meta(root)
+    return [scene_name(cfg.seed, i) for i in range(cfg.scenes)]
