@@ -63,8 +63,8 @@ def main() -> None:
         agree_ref += rr == gt
     n = len(pairs)
     print(f"closest-point distance on {n} released abs-distance questions ({n_inst} instance pairs), cold caches")
-    print(f"  all-pairs sampling : {t_ref:8.2f} s  ({t_ref / n_inst * 1e3:7.2f} ms/pair)  agrees with release {agree_ref}/{n}")
-    print(f"  vsgrpo fast exact  : {t_fast:8.2f} s  ({t_fast / n_inst * 1e3:7.2f} ms/pair)  agrees with release {agree_fast}/{n}")
+    for label, t, agree in (("all-pairs sampling", t_ref, agree_ref), ("vsgrpo fast exact", t_fast, agree_fast)):
+        print(f"  {label:<19}: {t:8.2f} s  ({t / n_inst * 1e3:7.2f} ms/pair)  agrees with release {agree}/{n}")
     print(f"  speed-up {t_ref / t_fast:.1f}x; identical rounded answers {same}/{n}")
 
     # 2. answers per second

@@ -73,7 +73,6 @@ def run_images(args, data, model, out):
 
     from vsgrpo.models.loading import load_model_and_processor
     from vsgrpo.models.inputs import vision_token_ids
-    from vsgrpo.prompts import build_prompt
     from vsgrpo.train.data import load_rows
     from vsgrpo.video import read_frames
 
@@ -81,7 +80,8 @@ def run_images(args, data, model, out):
     recs = []
     for r in load_rows(data):
         frames, _ = read_frames(r["video"], args.frames)
-        recs.append({"prompt": [{"role": "user", "content": [{"type": "text", "text": r["prompt"]}]}],
+        parts = [{"type": "image"} for _ in frames] + [{"type": "text", "text": r["prompt"]}]
+        recs.append({"prompt": [{"role": "user", "content": parts}],
                      "images": [Image.fromarray(f) for f in frames]})
     targs = trl.GRPOConfig(**_common(args, out), generation_kwargs={"suppress_tokens": vision_token_ids(processor)})
     trainer = trl.GRPOTrainer(model=m, reward_funcs=[_length_reward], args=targs, train_dataset=Dataset.from_list(recs),

@@ -82,6 +82,10 @@ def test_train_style_flags(tmp_path, example_meta, capsys):
     assert df["options"].isna().all()
     assert df.groupby(["scene_name", "question_type"]).size().max() <= 2
     assert json.loads((out / "summary.json").read_text())["config"]["distance"] == "center"
+    rc, stdout, _ = _run(capsys, "data", "verify", "--meta", str(example_meta), "--questions",
+                         str(out / "questions.parquet"))
+    assert rc == 0 and "unchecked" not in stdout
+    assert stdout.count("100.00%") == len(set(df["question_type"])) + 1  # every type + the total
 
 
 def test_data_root_sidecars_are_attached(tmp_path, example_meta):

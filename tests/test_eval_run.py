@@ -168,3 +168,18 @@ def test_report_puts_runs_side_by_side(bench, finished_run, tmp_path, capsys):
     assert (tmp_path / "cmp" / "report.md").read_text() == table
     assert (tmp_path / "cmp" / "report.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["eval", "report", str(tmp_path / "nothing-here")]) == 2
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_other_families_batched_equals_one_by_one(family, bench, tmp_path):
+    from vsgrpo.eval import run_eval
+    from vsgrpo.models.tiny import build_tiny_model
+
+    model = build_tiny_model(family, tmp_path / family, tokenizer="small")
+    common = dict(model=str(model), questions=str(bench["questions"]), videos=str(bench["videos"]),
+                  frames=FRAMES, limit=3, max_new_tokens=4)
+    one = run_eval(out=str(tmp_path / "b1"), batch_size=1, **common)
+    three = run_eval(out=str(tmp_path / "b3"), batch_size=3, **common)
+    assert one["count"] + one["errors"] == 3 and one["scores"] == three["scores"]
+    preds = [[r["prediction"] for r in _samples(tmp_path / d / "samples.jsonl")] for d in ("b1", "b3")]
+    assert preds[0] == preds[1]

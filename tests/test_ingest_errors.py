@@ -9,6 +9,7 @@ import pytest
 from vsgrpo.cli import main
 from vsgrpo.sources.fixtures import FixtureRoom, write_custom, write_scannet
 from vsgrpo.sources.ingest import IngestConfig, run_ingest
+from vsgrpo.video import read_frames
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def test_each_malformed_scene_is_skipped_and_named(room, tmp_path):
     scans = raw / "scans"
     for name in ("scene0901_00", "scene0902_00", "scene0903_00", "scene0904_00", "scene0905_00", "scene0906_00"):
         write_scannet(room, raw, name, frames=name == "scene0906_00" or name == "scene0901_00")
-    # scene0901_00 stays good (with frames)
+    # scene0901_00 stays good; its frame 2 lost tracking (ScanNet writes -inf): dropped, not fatal
+    (scans / "scene0901_00" / "pose" / "2.txt").write_text("\n".join(["-inf -inf -inf -inf"] * 4) + "\n")
     (scans / "scene0902_00" / "scene0902_00.aggregation.json").unlink()  # missing file
     ply = scans / "scene0903_00" / "scene0903_00_vh_clean_2.ply"
     ply.write_bytes(ply.read_bytes()[: len(ply.read_bytes()) // 3])  # truncated mesh
@@ -56,6 +58,9 @@ def test_each_malformed_scene_is_skipped_and_named(room, tmp_path):
     meta = json.loads((out / "meta" / "scannet_meta_info.json").read_text())
     assert list(meta) == ["scene0901_00"]
     assert [p.name for p in (out / "videos" / "scannet").iterdir()] == ["scene0901_00.mp4"]
+    assert len(read_frames(out / "videos" / "scannet" / "scene0901_00.mp4", 100)[0]) == room.n_frames - 1
+    notes = json.loads((out / "ingest_summary.json").read_text())["notes"]["scene0901_00"]
+    assert any("-inf" in n and "dropped" in n for n in notes)
     assert not (out / "floorplans" / "scannet" / "scene0906_00.json").exists()  # nothing half-written
 
 
@@ -73,11 +78,12 @@ def test_custom_instance_without_label_and_cli_report(room, tmp_path, capsys):
 
 
 def test_cli_user_errors_exit_2(tmp_path, capsys):
-    assert main(["data", "ingest", "--source", "scannet", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    out = str(tmp_path / "o")
+    assert main(["data", "ingest", "--source", "scannet", "--root", str(tmp_path / "nope"), "--out", out]) == 2
     assert "is not a directory" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     # ScanNet needs its label table: the whole run stops before any scene, naming the file
-    assert main(["data", "ingest", "--source", "scannet", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["data", "ingest", "--source", "scannet", "--root", str(tmp_path / "empty"), "--out", out]) == 2
     assert "scannetv2-labels.combined.tsv" in capsys.readouterr().err
     split = tmp_path / "split.txt"
     split.write_text("../escape\n")

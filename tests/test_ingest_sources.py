@@ -186,3 +186,17 @@ def test_eval_scenes_are_excluded_unless_asked(room, tmp_path):
     extra.write_text("# more eval scenes\nscannet/scene0999_00\n")
     rep = run_ingest(IngestConfig("scannet", raw, tmp_path / "out2", eval_scenes_file=extra))
     assert sorted(rep.excluded) == ["scene0025_01", "scene0999_00"] and rep.written == []
+
+
+def test_shipped_eval_scene_list_covers_the_vsibench_sample(vsibench_dir):
+    import pandas as pd
+
+    from vsgrpo.sources.ingest import load_eval_scenes
+
+    df = pd.read_parquet(vsibench_dir / "test-dev.parquet", columns=["dataset", "scene_name"])
+    sample = {f"{d}/{s}" for d, s in zip(df.dataset, df.scene_name)}
+    shipped = load_eval_scenes()
+    assert sample <= shipped and len(sample) == 192
+    for ds in ("scannet", "scannetpp", "arkitscenes"):  # the meta files name the same scenes
+        meta = json.loads((vsibench_dir / f"{ds}_meta_info_val.json").read_text())
+        assert {f"{ds}/{s}" for s in meta} <= shipped

@@ -169,3 +169,27 @@ def test_detour_rule_rejects_long_routes(world):
     fake = nav.Route(pose, KNOWN, 100.0)
     ok, why = nav.route_within_detour(world, fake)
     assert not ok and "shortest path" in why
+
+
+def test_distance_field_agrees_with_astar():
+    plan = square(5.0)
+    objs = {"partition": [box("partition", 2.5, 1.75, 0.2, 3.5, 0, 2.0)], "lamp": [box("lamp", 4.5, 0.5, 0.3, 0.3)]}
+    w = nav.build_world(plan, objs)
+    goal = nav.goal_mask(w, "lamp")
+    for start in [(0.7, 0.5), (1.5, 4.2), (3.5, 3.0), (4.0, 1.5)]:
+        path = nav.astar(w.grid, start, goal)
+        got = nav.shortest_path_length(w, nav.Pose(*start, 0.0), "lamp")
+        assert path is not None and got == pytest.approx(nav.path_length(w.grid, path), abs=1e-9)
+    assert nav.shortest_path_length(w, nav.Pose(2.5, 1.0, 0.0), "lamp") is None  # inside the partition
+
+
+def test_forward_until_the_wall_stops_at_the_wall_but_not_at_furniture(world):
+    cfg = world.config
+    nxt, why = world.forward(nav.Pose(3.0, 3.0, -math.pi / 2), nav.WALL)  # south, open floor
+    assert why == "" and nxt.y == pytest.approx(cfg.clearance, abs=cfg.resolution)
+    assert not world.grid.is_free((nxt.xy + [0, -cfg.resolution])[None])[0]
+    nxt, why = world.forward(nav.Pose(3.0, 2.3, 0.0), nav.WALL)  # east, the refrigerator is in the way
+    assert nxt is None and "furniture" in why
+    # the planner may use the wall mid-route but never as the destination
+    pose = world.start_pose("sofa", "tv")
+    assert nav.WALL not in nav.plan_routes(world, pose, exclude={"sofa"})

@@ -126,3 +126,22 @@ def test_procedural_rooms_correct_route_arrives_and_distractors_do_not():
                         assert world.grid.is_free(seg).all()
             n_questions += 1
     assert n_questions >= 3
+
+
+def test_cli_appearance_threshold_travels_with_the_rows(data_root, tmp_path, capsys):
+    import json
+
+    from vsgrpo.questions import get_task
+
+    before = get_task("obj_appearance_order")
+    out = tmp_path / "cli"
+    assert main(["data", "build", "--meta", str(data_root / "meta"), "--out", str(out),
+                 "--tasks", "obj_appearance_order", "--appearance-threshold", "900"]) == 0
+    assert get_task("obj_appearance_order") is before  # the registry is restored
+    df = pd.read_parquet(out / "questions.parquet")
+    assert len(df) and all(json.loads(e)["pixel_threshold"] == 900 for e in df.extra)
+    capsys.readouterr()
+    assert main(["data", "verify", "--meta", str(data_root / "meta"), "--questions", str(out / "questions.parquet")]) == 0
+    assert "100.00%" in capsys.readouterr().out
+    assert main(["data", "build", "--meta", str(data_root / "meta"), "--out", str(out),
+                 "--appearance-threshold", "0"]) == 2

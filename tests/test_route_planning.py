@@ -144,3 +144,33 @@ def test_route_question_text_round_trips():
     assert parsed == [("turn", "?"), ("forward", "bed"), ("turn", "?"), ("forward", "toilet")]
     assert "1. [please fill in] 2. Go forward until the bed 3. [please fill in] 4. Go forward until the toilet." in text
     assert nav.fillings(parsed)[0][0] == ("turn", "left")
+
+
+def test_facing_the_start_object_itself_gives_turn_back_routes(generated):
+    """VSI-Bench often starts 'at the sink and facing the sink'; the first turn is then often back."""
+    scene, task, qs = generated
+    want = ("You are a robot beginning at the sofa and facing the sofa. You want to navigate to the refrigerator. "
+            "You will perform the following actions (Note: for each [please fill in], choose either 'turn back,' "
+            "'turn left,' or 'turn right.'): 1. [please fill in] 2. Go forward until the cabinet 3. [please fill in] "
+            "4. Go forward until the refrigerator. You have reached the final destination.")
+    q = next(x for x in qs if x.question == want)
+    assert q.answer == "Turn Back, Turn Right"
+    assert len(q.choices) == 4 and all("Turn Back" not in c.split(", ", 1)[1] for c in q.choices)
+    pose = task.world(scene).start_pose("sofa", "sofa")
+    assert abs(np.degrees(pose.heading) + 90) < 3  # in front of the sofa (south wall), facing it
+
+
+def test_rows_carry_their_navigation_settings():
+    """A dataset built with another NavConfig verifies with that config, not the registered one."""
+    import json
+
+    scene = living_room_scene()
+    wide = RoutePlanningTask(nav.NavConfig(clearance=0.3, reach=0.6))
+    qs = wide.generate(scene, np.random.default_rng(0), BuildConfig())
+    assert qs and qs[0].extra["nav"]["clearance"] == 0.3
+    default = RoutePlanningTask()
+    rows = [{"question": q.question, "extra": json.dumps(dict(q.extra))} for q in qs]
+    assert all(default.derive(scene, r) == q.answer for r, q in zip(rows, qs))
+    # without the stored settings some answers would not re-derive
+    assert any(default.derive(scene, {"question": q.question}) != q.answer for q in qs)
+    assert default.world(scene).config == nav.NavConfig()  # the registered config is untouched

@@ -148,3 +148,17 @@ def test_renderer_ids_depth_and_projection():
     assert abs(out["depth"][60, 80] - 2.5) < 0.01 and np.isinf(out["depth"][0, 0])
     assert out["rgb"].shape == (120, 160, 3) and out["rgb"][60, 80, 0] > out["rgb"][60, 80, 2]
     r.release()
+
+
+def test_dropping_unseen_objects_keeps_doors_in_the_walls():
+    from vsgrpo.sources.synthetic.scene_gen import drop_objects, object_mesh
+
+    s = generate_scene(2, 2, n_frames=20)
+    keep = np.array([c not in ("door", "chair") for c, _ in s.instances])
+    t = drop_objects(s, keep, 2, 2)
+    assert "door" not in t.scene.objects and "chair" not in t.scene.objects
+    assert t.scene.object_counts == {c: n for c, n in s.scene.object_counts.items() if c not in ("door", "chair")}
+    n_chair_vertices = sum(len(object_mesh(p).pos) for p in s.placed if p.category == "chair")
+    assert len(t.mesh.pos) == len(s.mesh.pos) - n_chair_vertices  # the door is still drawn
+    assert (t.ids == 0).sum() > (s.ids == 0).sum()  # ... as part of the room shell
+    np.testing.assert_array_equal(t.poses, s.poses)

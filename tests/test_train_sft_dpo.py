@@ -6,7 +6,6 @@ import json
 import random
 
 import pytest
-import torch
 
 from train_fixtures import AllVisionTowers, make_train_data
 from vsgrpo.errors import VsgrpoError

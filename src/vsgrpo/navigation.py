@@ -12,10 +12,11 @@ This is the ground truth behind ``route_planning`` questions (see docs/routes_an
   turns rotate the heading by exactly 90 / 180 degrees; a forward move walks the heading ray
   and stops at the first point whose distance to the landmark's floor footprint is at most
   ``reach``; it fails if the agent would enter a blocked cell before that point, or never gets
-  there.
-- :func:`plan_routes` searches over these moves (an A*-ordered search whose edges are turns and
+  there. "Go forward until the wall" (:data:`WALL`) stops where the room boundary blocks the ray.
+- :func:`plan_routes` searches over these moves (a uniform-cost search whose edges are turns and
   landmark-terminated straight runs executed in the grid), i.e. it plans the path already
-  simplified into "Go forward until ..." moves and turns.
+  simplified into "Go forward until ..." moves and turns; :func:`shortest_path_length` (the
+  same metric as :func:`astar`) bounds its detour.
 - :func:`route_is_unambiguous` applies the acceptance rules: the route works from every
   perturbed start pose, and no other filling of its turns works from any of them.
 """
@@ -290,6 +291,9 @@ class World:
         nearer the start object). The heading points at the facing object's footprint centroid.
         ``None`` when no such cell exists or the facing object is nearer than
         ``min_start_distance``.
+
+        ``start == facing`` ("at the sink and facing the sink", common in VSI-Bench): the free
+        cell within reach that is nearest the object's centroid, facing that centroid.
         """
         cfg = self.config
         ys, xs = np.nonzero(self.grid.free)
@@ -300,8 +304,15 @@ class World:
         near = d_start <= cfg.reach
         a = np.asarray(self.landmarks[start].centroid.coords[0])
         target = np.asarray(self.landmarks[facing].centroid.coords[0])
+        if not near.any():
+            return None
+        if start == facing:
+            cand = centers[near]
+            best = cand[int(np.argmin(np.linalg.norm(cand - a, axis=1)))]
+            v = a - best
+            return Pose(float(best[0]), float(best[1]), math.atan2(v[1], v[0]))
         u = target - a
-        if not near.any() or np.linalg.norm(u) < 1e-9:
+        if np.linalg.norm(u) < 1e-9:
             return None
         u = u / np.linalg.norm(u)
         rel = centers - a
@@ -557,7 +568,8 @@ class Route:
         return self.moves[-1][1]
 
 
-def plan_routes(world: World, start_pose: Pose, exclude: Iterable[str] = (), use_wall: bool = True) -> dict[str, Route]:
+def plan_routes(world: World, start_pose: Pose, exclude: Iterable[str] = (),
+                use_wall: bool = True) -> dict[str, Route]:
     """Cheapest route (walking length + ``turn_cost`` per turn) from ``start_pose`` to every landmark.
 
     Routes alternate turns and forward moves (an optional turn first, which may be "back"; later

@@ -101,7 +101,8 @@ def parse_format(text: str, mode: str) -> tuple[str, str] | None:
 
 def format_reward(mode: str = "think", *, allow_empty_reasoning: bool = True) -> RewardFunc:
     """Format reward for ``mode`` (think | observe): 1.0 when the completion follows the format."""
-    REASONING_TAGS.get(mode) or parse_format("", mode)  # validates mode
+    if mode not in REASONING_TAGS:
+        raise VsgrpoError(f"mode {mode!r} has no format reward; choose think or observe")
 
     def reward(prompts=None, completions=(), **columns) -> list[float]:
         out = []

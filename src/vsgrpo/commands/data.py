@@ -137,6 +137,9 @@ def _add_build(sub) -> None:
                    help="closest: VSI-Bench closest points; center: box centres as in VSI-100k (default closest)")
     p.add_argument("--na-options", action="store_true",
                    help="bench style: also give numeric questions four lettered options")
+    p.add_argument("--appearance-threshold", type=int, metavar="PX",
+                   help="appearance order: pixels an object must cover to count as seen (default: 0.163%% of "
+                        "the frame, 500 px at 640x480; see docs/routes_and_appearance.md)")
     p.set_defaults(func=_run_build)
 
 
@@ -147,7 +150,21 @@ def _run_build(args) -> int:
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else None
     cfg = BuildConfig(style=args.style, distance=args.distance, per_scene=args.per_scene, seed=args.seed,
                       tasks=tasks, na_options=args.na_options)
-    summary = build(args.meta, args.out, cfg)
+    if args.appearance_threshold is not None:
+        from ..errors import VsgrpoError
+        from ..questions import get_task, register_task
+        from ..questions.appearance import QUESTION_TYPE, AppearanceOrderTask
+
+        if args.appearance_threshold < 1:
+            raise VsgrpoError(f"--appearance-threshold must be a positive pixel count, got {args.appearance_threshold}")
+        default = get_task(QUESTION_TYPE)
+        register_task(AppearanceOrderTask(pixel_threshold=args.appearance_threshold))
+        try:  # rows carry their threshold, so `data verify` needs no flag
+            summary = build(args.meta, args.out, cfg)
+        finally:
+            register_task(default)
+    else:
+        summary = build(args.meta, args.out, cfg)
     print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {args.out}/questions.parquet")
     for t, n in summary["counts"].items():
         print(f"  {t:<30} {n:>7}")

@@ -145,8 +145,12 @@ class Task:
         return question.question
 
     def letter(self, row: Mapping[str, Any], word: str) -> str | Unchecked:
-        """The letter of ``word`` among a released row's options (for :meth:`derive`)."""
-        found = letter_of(row.get("options"), word)
+        """The letter of ``word`` among a row's options, or ``word`` itself for a row without
+        options (train style, VSI-100k form) - what :meth:`derive` returns for MCA tasks."""
+        opts = row.get("options")
+        if opts is None or len(opts) == 0:
+            return word
+        found = letter_of(opts, word)
         if found is None:
             return Unchecked(f"derived answer {word!r} is not among the options")
         return found

@@ -15,9 +15,11 @@ options are turn sequences ``"Turn Left, Turn Right"`` (3 options for one blank,
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
@@ -124,10 +126,12 @@ class RoutePlanningTask(Task):
         self.per_pair = int(per_pair)
         self._world_cache: tuple[tuple, nav.World] | None = None
 
-    def world(self, scene: Scene) -> nav.World:
-        key = (scene.dataset, scene.name, id(scene.floor_plan), id(scene.objects))
+    def world(self, scene: Scene, config: nav.NavConfig | None = None) -> nav.World:
+        """The scene's navigation world (the last one is cached: verify asks per row)."""
+        config = config or self.nav_config
+        key = (scene.dataset, scene.name, id(scene.floor_plan), id(scene.objects), config)
         if self._world_cache is None or self._world_cache[0] != key:
-            self._world_cache = (key, nav.build_world(scene.floor_plan, scene.objects, self.nav_config))
+            self._world_cache = (key, nav.build_world(scene.floor_plan, scene.objects, config))
         return self._world_cache[1]
 
     def candidate_routes(self, scene: Scene, rng: np.random.Generator,
@@ -145,7 +149,7 @@ class RoutePlanningTask(Task):
         if len(names) < 2:
             reasons["fewer than 2 unique landmark objects"] += 1
             return []
-        pairs = [(a, b) for a in names for b in names if a != b]
+        pairs = [(a, b) for a in names for b in names]  # a == b: "at the sink and facing the sink"
         order = rng.permutation(len(pairs))[: self.max_pairs]
         out = []
         for i in order:
@@ -187,7 +191,7 @@ class RoutePlanningTask(Task):
                 question=route_question(start, facing, route.moves), answer=answer,
                 choices=(answer, *(turn_text(w) for w in wrong)),
                 objects=(start, facing, route.destination),
-                extra={"route_length_m": round(route.length, 2)}))
+                extra={"route_length_m": round(route.length, 2), "nav": asdict(self.nav_config)}))
         return out
 
     def derive(self, scene: Scene, row: Mapping[str, Any]) -> str | Unchecked:
@@ -197,7 +201,7 @@ class RoutePlanningTask(Task):
         if parsed is None:
             return Unchecked("question does not follow the route template (free-text landmarks)")
         start, facing, dest, moves = parsed
-        world = self.world(scene)
+        world = self.world(scene, _row_nav_config(row, self.nav_config))
         unknown = [n for n in {start, facing, dest} if n not in world.landmarks]
         unknown += [a for k, a in moves if k == "forward" and a not in world.landmarks and a != nav.WALL]
         if unknown:
@@ -217,6 +221,24 @@ class RoutePlanningTask(Task):
         if options is not None and len(options):
             return letter_of(options, word) or f"<{word} is not among the options>"
         return word
+
+
+def _row_nav_config(row: Mapping[str, Any], default: nav.NavConfig) -> nav.NavConfig:
+    """The NavConfig a row was built with (its JSON ``extra``'s "nav"), else ``default``."""
+    extra = row.get("extra")
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            return default
+    raw = extra.get("nav") if isinstance(extra, Mapping) else None
+    if not isinstance(raw, Mapping):
+        return default
+    known = {f.name for f in fields(nav.NavConfig)}
+    try:
+        return nav.NavConfig(**{k: v for k, v in raw.items() if k in known})
+    except TypeError:
+        return default
 
 
 register_task(RoutePlanningTask())

@@ -131,7 +131,9 @@ class Loader:
                 box = (np.asarray(obb["centroid"], float).reshape(3), np.asarray(obb["axesLengths"], float).reshape(3),
                        np.asarray(obb["normalizedAxes"], float).reshape(3, 3))
             except (KeyError, TypeError, ValueError):
-                raise IngestError(anno_path, f"data[{k}] ({obj.get('label')!r}): segments.obbAligned needs centroid, axesLengths, normalizedAxes") from None
+                raise IngestError(anno_path,
+                                  f"data[{k}] ({obj.get('label')!r}): segments.obbAligned needs "
+                                  "centroid, axesLengths, normalizedAxes") from None
             instances.append(Instance(cat, None, box=box, source=str(anno_path)))
         raw = RawScene(name, DATASET, verts, faces, instances, mesh_file=str(mesh))
         raw.frames = self._frames(d / f"{name}_frames", name, raw.notes)
@@ -161,12 +163,14 @@ class Loader:
             poses.append(tposes[j])
             times.append(t)
         if len(keep) < len(files):
-            notes.append(f"{len(files) - len(keep)} frames without a trajectory pose within {POSE_MATCH_S * 1000:.0f} ms dropped")
+            notes.append(f"{len(files) - len(keep)} frames without a trajectory pose "
+                         f"within {POSE_MATCH_S * 1000:.0f} ms dropped")
         if not keep:
             raise IngestError(fd / "lowres_wide.traj", "no frame has a trajectory pose")
         sky = self.sky.get(name, "Up")
         if sky not in SKY_DIRECTIONS:
-            raise IngestError(self.root / "metadata.csv", f"sky_direction {sky!r} of {name} is not one of {SKY_DIRECTIONS}")
+            raise IngestError(self.root / "metadata.csv",
+                              f"sky_direction {sky!r} of {name} is not one of {SKY_DIRECTIONS}")
         w, h = image_size(keep[0])
         depth_dir = fd / "lowres_depth"
 

@@ -116,7 +116,8 @@ def _boxes(raw: RawScene) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             out.append((c, np.abs(e), a))
         else:
             if inst.vertices is None or len(inst.vertices) == 0:
-                raise IngestError(inst.source or raw.mesh_file, f"an instance labelled {inst.category!r} has no vertices")
+                raise IngestError(inst.source or raw.mesh_file,
+                                  f"an instance labelled {inst.category!r} has no vertices")
             out.append(min_oriented_box(raw.vertices[inst.vertices]))
     return out
 
@@ -212,7 +213,8 @@ def _check_poses(fr: FrameSeq) -> None:
         raise IngestError(where, f"camera pose contains NaN or infinity (frame {int(bad[0])})")
     K = np.asarray(fr.K, float)
     if not np.all(np.isfinite(K)) or np.any(K[:, 0, 0] <= 0) or np.any(K[:, 1, 1] <= 0):
-        raise IngestError(fr.pose_file(0) if fr.pose_file else "intrinsics", "intrinsics are invalid (NaN or non-positive focal length)")
+        raise IngestError(fr.pose_file(0) if fr.pose_file else "intrinsics",
+                          "intrinsics are invalid (NaN or non-positive focal length)")
 
 
 def _write_video_and_visibility(raw: RawScene, model: VisibilityModel, inst_index, out: Path, written: list[Path]):

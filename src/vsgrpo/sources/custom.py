@@ -91,7 +91,9 @@ class Loader:
                 a = np.asarray(b.get("axes", np.eye(3)), float).reshape(3, 3)
                 label = str(b["category"])
             except (KeyError, TypeError, ValueError):
-                raise IngestError(spec_path, f"boxes[{k}]: needs category, centroid (3), extents (3), optional axes (3x3)") from None
+                raise IngestError(spec_path,
+                                  f"boxes[{k}]: needs category, centroid (3), extents (3), "
+                                  "optional axes (3x3)") from None
             cat = self.labels.category(label)
             if cat is not None:
                 instances.append(Instance(cat, None, box=(R @ c, e, a @ R.T), source=str(spec_path)))
@@ -110,7 +112,8 @@ class Loader:
             poses = np.asarray(cams["poses"], float).reshape(-1, 4, 4)
             K = np.asarray(cams["intrinsics"], float)
         except (KeyError, TypeError, ValueError):
-            raise IngestError(cam_path, "needs 'poses' (4x4 per frame) and 'intrinsics' (3x3 or one per frame)") from None
+            raise IngestError(cam_path,
+                              "needs 'poses' (4x4 per frame) and 'intrinsics' (3x3 or one per frame)") from None
         if len(poses) != len(files):
             raise IngestError(cam_path, f"{len(poses)} poses for {len(files)} frames in {fdir}")
         K = np.repeat(K.reshape(1, 3, 3), len(files), 0) if K.size == 9 else K.reshape(-1, 3, 3)

@@ -124,7 +124,8 @@ def alpha_shape(xy: np.ndarray, alpha: float = ROOM_ALPHA):
     a = np.linalg.norm(t[:, 1] - t[:, 2], axis=1)
     b = np.linalg.norm(t[:, 0] - t[:, 2], axis=1)
     c = np.linalg.norm(t[:, 0] - t[:, 1], axis=1)
-    cross = (t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1]) - (t[:, 1, 1] - t[:, 0, 1]) * (t[:, 2, 0] - t[:, 0, 0])
+    d1, d2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+    cross = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
     area = np.abs(cross) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         radius = a * b * c / (4 * area)

@@ -45,10 +45,14 @@ def read_ply(path: Path, *, extra: tuple[str, ...] = ()) -> tuple[np.ndarray, np
         if "face" in ply and len(ply["face"].data):
             fd = ply["face"].data
             name = "vertex_indices" if "vertex_indices" in fd.dtype.names else fd.dtype.names[0]
-            tris = [np.asarray(f, np.int64) for f in fd[name]]
-            tris = [t for t in tris if len(t) == 3]
-            faces = np.stack(tris) if tris else None
-        props = {k: np.asarray(vert[k]) for k in extra if k in vert.dtype.names}
+            col = fd[name]
+            if col.dtype != object and col.ndim == 2:  # fixed-length lists (fast path)
+                faces = np.array(col, np.int64) if col.shape[1] == 3 else None
+            else:  # polygons of any size: keep the triangles
+                tris = [np.asarray(f, np.int64) for f in col if len(f) == 3]
+                faces = np.stack(tris) if tris else None
+        xyz = np.array(xyz)  # detach from a memory map before the file closes
+        props = {k: np.array(vert[k]) for k in extra if k in vert.dtype.names}
     except IngestError:
         raise
     except Exception as e:  # plyfile raises many types on truncated or malformed files

@@ -64,7 +64,8 @@ class Loader:
         segs = read_json(segs_path)
         seg_idx = np.asarray(segs.get("segIndices", []) if isinstance(segs, dict) else [], np.int64)
         if len(seg_idx) != len(verts):
-            raise IngestError(segs_path, f"segIndices has {len(seg_idx)} entries but the mesh has {len(verts)} vertices")
+            raise IngestError(segs_path,
+                              f"segIndices has {len(seg_idx)} entries but the mesh has {len(verts)} vertices")
         agg_path = d / f"{name}.aggregation.json"
         agg = read_json(agg_path)
         groups = agg.get("segGroups") if isinstance(agg, dict) else None
@@ -75,13 +76,16 @@ class Loader:
             raw_label = str(g.get("label", ""))
             key = " ".join(raw_label.strip().lower().split())
             if key not in self.tsv:
-                raise IngestError(agg_path, f"label {raw_label!r} (object {g.get('objectId')}) is not in the label map {self.tsv_path}")
+                raise IngestError(agg_path,
+                                  f"label {raw_label!r} (object {g.get('objectId')}) is not in the label map "
+                              f"{self.tsv_path}")
             cat = self.labels.category(self.tsv[key], key)
             if cat is None:
                 continue
             vidx = np.nonzero(np.isin(seg_idx, np.asarray(g.get("segments", []), np.int64)))[0]
             if len(vidx) == 0:
-                raise IngestError(agg_path, f"object {g.get('objectId')} ({raw_label!r}) has no vertices in {mesh.name}")
+                raise IngestError(agg_path,
+                                  f"object {g.get('objectId')} ({raw_label!r}) has no vertices in {mesh.name}")
             instances.append(Instance(cat, vidx, source=str(agg_path)))
         raw = RawScene(name, DATASET, verts, faces, instances, mesh_file=str(mesh))
         raw.frames = self._frames(d, align, raw.notes)

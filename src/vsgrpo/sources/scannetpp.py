@@ -65,7 +65,8 @@ class Loader:
         segs = read_json(segs_path)
         seg_idx = np.asarray(segs.get("segIndices", []) if isinstance(segs, dict) else [], np.int64)
         if len(seg_idx) != len(verts):
-            raise IngestError(segs_path, f"segIndices has {len(seg_idx)} entries but the mesh has {len(verts)} vertices")
+            raise IngestError(segs_path,
+                              f"segIndices has {len(seg_idx)} entries but the mesh has {len(verts)} vertices")
         anno_path = d / "scans" / "segments_anno.json"
         anno = read_json(anno_path)
         groups = anno.get("segGroups") if isinstance(anno, dict) else None
@@ -83,10 +84,13 @@ class Loader:
             obb = g.get("obb")
             if isinstance(obb, dict):
                 try:
-                    box = (np.asarray(obb["centroid"], float).reshape(3), np.asarray(obb["axesLengths"], float).reshape(3),
+                    box = (np.asarray(obb["centroid"], float).reshape(3),
+                           np.asarray(obb["axesLengths"], float).reshape(3),
                            np.asarray(obb["normalizedAxes"], float).reshape(3, 3))
                 except (KeyError, ValueError, TypeError):
-                    raise IngestError(anno_path, f"object {g.get('objectId')}: obb needs centroid, axesLengths, normalizedAxes") from None
+                    raise IngestError(anno_path,
+                                      f"object {g.get('objectId')}: obb needs centroid, axesLengths, "
+                                      "normalizedAxes") from None
             instances.append(Instance(cat, vidx, box=box, source=str(anno_path)))
         raw = RawScene(name, DATASET, verts, faces, instances, mesh_file=str(mesh))
         raw.frames = self._frames(d / "iphone", raw.notes)

@@ -120,7 +120,11 @@ class VisibilityModel:
         # pinhole: a patch of area a at distance d, depth z, tilted by theta to the viewing ray
         # covers a * |cos theta| * fx * fy * d / z^3 pixels
         d = np.linalg.norm(pc[vi], axis=1)
-        cos = 1.0 if self.normals is None else np.abs(np.einsum("ij,ij->i", self.normals[vi], pc[vi] @ c2w[:3, :3].T)) / d
+        if self.normals is None:
+            cos = 1.0
+        else:
+            rays = pc[vi] @ c2w[:3, :3].T  # camera -> vertex, world axes
+            cos = np.abs(np.einsum("ij,ij->i", self.normals[vi], rays)) / d
         px = self.areas[vi] * cos * (K[0, 0] * K[1, 1]) * d / z[vi] ** 3
         counts = np.bincount(inst[visible], weights=px, minlength=self.n_instances)
         return np.minimum(np.rint(counts), width * height).astype(np.int64)

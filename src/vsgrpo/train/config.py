@@ -84,6 +84,11 @@ class TrainConfig:
             raise VsgrpoError(f"config: unknown report_to {bad}; choose from {', '.join(REPORTERS)}")
         if self.num_frames < 1:
             raise VsgrpoError("config: num_frames must be >= 1")
+        if not Path(self.data).is_file():
+            raise VsgrpoError(f"config: data {self.data} not found (build it: vsgrpo data build --style train)")
+        from ..models.loading import resolve_model_path
+
+        resolve_model_path(self.model)  # a missing local folder fails here, before any output is written
 
 
 @dataclass

@@ -6,7 +6,7 @@ seed is the same whatever else is generated, in whatever order or process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from shapely import constrained_delaunay_triangles
@@ -40,6 +40,7 @@ class SynthScene:
     poses: np.ndarray | None = None  # (F, 4, 4) camera-to-world, world frame
     K: np.ndarray | None = None
     scene_index: int = 0
+    fixtures: list[Placed] = field(default_factory=list)  # unseen doors/windows: drawn as room shell, not in meta
 
     def cameras(self, fps: float) -> CameraTrack:
         n = len(self.poses)
@@ -94,14 +95,14 @@ def generate_scene(seed: int, index: int, *, n_frames: int = 120, width: int = 3
     door = next((p for p in placed if p.category == "door"), None)
     start = None if door is None else door.center + door.rotation[:2, 1] * 1.0
     poses_room = camera_walk(room.polygon, placed, n_frames, rng, start_near=start)
-    out = assemble(room, placed, world, poses_room, intrinsics(width, height), seed, index)
-    out.scene_index = index
-    return out
+    return assemble(room, placed, world, poses_room, intrinsics(width, height), seed, index)
 
 
 def assemble(room: Room, placed: list[Placed], world: np.ndarray, poses_room: np.ndarray, K: np.ndarray,
-             seed: int, index: int) -> SynthScene:
-    """Meta info, meshes and cameras in the world frame (also used after dropping objects)."""
+             seed: int, index: int, fixtures: list[Placed] = ()) -> SynthScene:
+    """Meta info, meshes and cameras in the world frame (also used after dropping objects).
+
+    ``fixtures`` are drawn with id 0 like walls and are not objects of the meta info."""
     placed = sorted(placed, key=lambda p: p.category)  # stable: instance order within a category kept
     objects: dict[str, list[ObjectBox]] = {}
     instances: list[tuple[str, int]] = []
@@ -116,19 +117,24 @@ def assemble(room: Room, placed: list[Placed], world: np.ndarray, poses_room: np
                   object_counts={c: len(b) for c, b in objects.items()}, objects=objects,
                   extra={"room_type": room.theme},
                   floor_plan=FloorPlan(polygons=[footprint_w], floor_z=0.0))
-    meshes, ids = [room_shell(room)], [0]
+    meshes, ids = [room_shell(room)] + [object_mesh(p) for p in fixtures], [0] * (1 + len(fixtures))
     for k, p in enumerate(placed):
         meshes.append(object_mesh(p))
         ids.append(k + 1)
     id_per_vertex = np.concatenate([np.full(len(m.pos), i, np.int32) for m, i in zip(meshes, ids)])
     mesh = Mesh.concat(meshes).transformed(R, t)
     poses = np.einsum("ij,fjk->fik", world, poses_room)
-    return SynthScene(scene, room, placed, instances, world, mesh, id_per_vertex, poses, K)
+    return SynthScene(scene, room, placed, instances, world, mesh, id_per_vertex, poses, K, index, list(fixtures))
 
 
 def drop_objects(s: SynthScene, keep: np.ndarray, seed: int, index: int) -> SynthScene:
-    """The same scene without the objects whose ``keep`` flag is False (camera unchanged)."""
+    """The same scene without the objects whose ``keep`` flag is False (camera unchanged).
+
+    A dropped door or window stays in the walls (it is part of the room), drawn like the walls
+    and left out of the meta info; dropped furniture is removed altogether."""
     room_poses = np.einsum("ij,fjk->fik", np.linalg.inv(s.world), s.poses)
-    out = assemble(s.room, [p for p, k in zip(s.placed, keep) if k], s.world, room_poses, s.K, seed, index)
-    out.scene_index = index
+    gone = [p for p, k in zip(s.placed, keep) if not k]
+    fixtures = s.fixtures + [p for p in gone if p.category in ("door", "window")]
+    out = assemble(s.room, [p for p, k in zip(s.placed, keep) if k], s.world, room_poses, s.K, seed, index, fixtures)
+    out.poses = s.poses  # the very same cameras, without a round trip through the inverse
     return out

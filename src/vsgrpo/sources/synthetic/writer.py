@@ -191,13 +191,17 @@ def generate_dataset(out: str | os.PathLike, cfg: SynthConfig, *, show_progress:
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,))
+            try:
                 pending = {pool.submit(make_scene, str(root), i, cfg) for i in todo}
                 while pending:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         fut.result()
                         bar is not None and bar.update(1)
+            finally:
+                # on an error or Ctrl-C, do not start the queued scenes (finished ones are kept)
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         if bar is not None:
             bar.close()
