@@ -129,7 +129,7 @@ def test_resume_after_kill(bench, tmp_path):
         while time.time() < deadline and proc.poll() is None:
             if samples.exists() and samples.read_bytes().count(b"\n") >= 2:
                 break
-            time.sleep(0.05)
+            time.sleep(0.01)
         assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()[-500:]}"
         os.kill(proc.pid, signal.SIGKILL)
     finally:

@@ -63,6 +63,23 @@ def test_fast_distance_equals_all_pairs_sampling(a, b):
     assert f"{fast:.1f}" == f"{ref:.1f}"
 
 
+@st.composite
+def long_boxes(draw):
+    """Elongated boxes: only the part of the grid facing the other box is sampled; check it."""
+    c = [draw(st.floats(-1.5, 1.5, allow_nan=False)) for _ in range(3)]
+    e = [draw(st.floats(0.5, 3.0)), draw(st.floats(0.02, 0.3)), draw(st.floats(0.02, 0.3))]
+    rot = Rotation.from_euler("zyx", [draw(st.floats(-3.2, 3.2)) for _ in range(3)]).as_matrix()
+    return ObjectBox.create("x", c, e, rot.T)
+
+
+@SETTINGS
+@given(long_boxes(), long_boxes())
+def test_fast_distance_equals_all_pairs_sampling_for_long_boxes(a, b):
+    geometry.clear_caches()
+    fast, ref = geometry.closest_distance(a, b), geometry.closest_distance_reference(a, b)
+    assert fast == pytest.approx(ref, abs=1e-12)
+
+
 @SETTINGS
 @given(boxes(), boxes())
 def test_distance_is_symmetric(a, b):

@@ -128,6 +128,8 @@ def test_planner_finds_the_known_route_and_it_is_unambiguous(world):
     routes = nav.plan_routes(world, pose, exclude={"sofa"})
     route = routes["refrigerator"]
     assert route.moves == KNOWN
+    # the tv is straight ahead: a route with turns to it would be a contrived detour
+    assert world.forward(pose, "tv")[0] is not None and "tv" not in routes
     assert nav.route_is_unambiguous(world, route, "sofa") == (True, "")
     assert nav.route_within_detour(world, route)[0]
     alternatives = [m for m in nav.fillings(route.moves) if m != route.moves]

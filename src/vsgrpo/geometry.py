@@ -60,13 +60,21 @@ def sample_box_points(box: ObjectBox, spacing: float = SAMPLE_SPACING) -> np.nda
 _SAMPLES: "weakref.WeakKeyDictionary[ObjectBox, np.ndarray]" = weakref.WeakKeyDictionary()
 
 
-def _sample(box: ObjectBox, spacing: float) -> np.ndarray:
+def _sample(box: ObjectBox, spacing: float, region: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Replay of the released sampling; ``region`` (local lo, hi) keeps only grid values inside it.
+
+    Restricting the grid per axis does not change any kept sample: every operation after the
+    grid is per point.
+    """
     e = np.asarray(box.extents, float)
     rot = np.asarray(box.axes, float).T  # columns are the box axes (Open3D's R)
     c = np.asarray(box.centroid, float)
     n = [int(np.ceil(v / spacing)) for v in e]
-    gx, gy, gz = (np.linspace(-e[i] / 2, e[i] / 2, n[i]) for i in range(3))
-    xx, yy, zz = np.meshgrid(gx, gy, gz)
+    grids = [np.linspace(-e[i] / 2, e[i] / 2, n[i]) for i in range(3)]
+    if region is not None:
+        lo, hi = region
+        grids = [g[(g >= lo[i]) & (g <= hi[i])] for i, g in enumerate(grids)]
+    xx, yy, zz = np.meshgrid(*grids)
     pts = np.vstack([xx.ravel(), yy.ravel(), zz.ravel()]).T
     pts = pts[np.any(np.abs(pts) > e / 4, axis=1)]
     pts = np.dot(pts, rot.T)
@@ -78,7 +86,7 @@ def _sample(box: ObjectBox, spacing: float) -> np.ndarray:
         ax = rot[:, i]
         keep &= np.abs(d[:, 0] * ax[0] + d[:, 1] * ax[1] + d[:, 2] * ax[2]) <= e[i] / 2
     pts = pts[keep]
-    if len(pts) == 0 and np.all(e > 0) and spacing > 1e-4:
+    if region is None and len(pts) == 0 and np.all(e > 0) and spacing > 1e-4:
         return _sample(box, spacing * 0.5)  # as released: retry on a finer grid
     return pts
 
@@ -117,9 +125,49 @@ _PAIRS: "weakref.WeakKeyDictionary[ObjectBox, weakref.WeakKeyDictionary]" = weak
 
 
 def _closest_distance(a: ObjectBox, b: ObjectBox) -> float:
+    # Only samples within r of the other box can be in a pair closer than r, and those lie in
+    # the other box's bounding box (in this box's frame) grown by r; so sample just that region,
+    # starting from a lower bound of the distance, and grow r until the answer is below it.
+    r = separation_lower_bound(a, b) + 0.25
+    for _ in range(3):
+        pa, pb = _region_samples(a, b, r), _region_samples(b, a, r)
+        d = _set_distance(a, b, pa, pb)
+        if d <= r:
+            return d
+        r = d + 1e-6  # d is an achieved distance, so the next round is exact
+    return _set_distance(a, b, sample_box_points(a), sample_box_points(b))
+
+
+def _region_samples(box: ObjectBox, other: ObjectBox, r: float) -> np.ndarray:
+    """Samples of ``box`` within the bounding box of ``other`` (in ``box``'s frame) grown by r.
+
+    Falls back to all samples when the region holds none (then the released procedure's own
+    fallback to a finer grid may apply).
+    """
+    local = (other.corners() - box.centroid) @ box.axes.T
+    lo, hi = local.min(axis=0) - r - 1e-6, local.max(axis=0) + r + 1e-6
+    half = np.asarray(box.extents) / 2
+    if np.all(lo <= -half) and np.all(hi >= half):
+        return sample_box_points(box)
+    pts = _sample(box, SAMPLE_SPACING, (lo, hi))
+    return pts if len(pts) else sample_box_points(box)
+
+
+def separation_lower_bound(a: ObjectBox, b: ObjectBox) -> float:
+    """A lower bound of the distance between two solid boxes: the largest gap between their
+    projections on any of the six face normals (0 when they overlap on all six)."""
+    gap = 0.0
+    for box, other in ((a, b), (b, a)):
+        local = (other.corners() - box.centroid) @ box.axes.T
+        half = np.asarray(box.extents) / 2
+        gap = max(gap, float(np.max(np.maximum(local.min(axis=0) - half, -half - local.max(axis=0)))))
+    return max(gap, 0.0)
+
+
+def _set_distance(a: ObjectBox, b: ObjectBox, pa: np.ndarray, pb: np.ndarray) -> float:
+    """Smallest distance between sample sets ``pa`` (of a) and ``pb`` (of b)."""
     from scipy.spatial import cKDTree
 
-    pa, pb = sample_box_points(a), sample_box_points(b)
     if len(pa) == 0 or len(pb) == 0:
         return math.inf
     la, lb = point_box_distance(b, pa), point_box_distance(a, pb)

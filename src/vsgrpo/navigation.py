@@ -574,7 +574,8 @@ def plan_routes(world: World, start_pose: Pose, exclude: Iterable[str] = (),
 
     Routes alternate turns and forward moves (an optional turn first, which may be "back"; later
     turns are left or right), have at most ``max_moves`` moves and contain at least one turn
-    (a question needs at least one blank). Forward moves cover at least ``min_forward`` and stop
+    (a question needs at least one blank); a destination whose cheapest route is a single
+    straight move gets no route. Forward moves cover at least ``min_forward`` and stop
     at landmarks not in ``exclude`` or (``use_wall``) at the wall; a landmark reached mid-route
     is not walked to again; the destination is a landmark, never the wall. Search order is by cost (uniform-cost / A* with a zero heuristic), so the
     first route found to a landmark is its cheapest.
@@ -587,11 +588,16 @@ def plan_routes(world: World, start_pose: Pose, exclude: Iterable[str] = (),
     # state: (cost, tie, pose, moves, length, last_was_forward)
     heap = [(0.0, next(tie), start_pose, (), 0.0, False)]
     found: dict[str, Route] = {}
+    decided: set[str] = set()  # destinations whose cheapest route has been seen
     while heap:
         cost, _, pose, moves, length, last_fwd = heapq.heappop(heap)
-        if last_fwd and len(moves) >= cfg.min_moves and moves[-1][1] not in found and moves[-1][1] != WALL \
-                and any(k == "turn" for k, _ in moves):
-            found[moves[-1][1]] = Route(start_pose, moves, length)
+        dest = moves[-1][1] if last_fwd else None
+        if dest is not None and dest != WALL and dest not in decided:
+            decided.add(dest)
+            # the cheapest way there; if it needs no turn (straight ahead), a route with turns
+            # would be a contrived detour, so the destination yields no route
+            if len(moves) >= cfg.min_moves and any(k == "turn" for k, _ in moves):
+                found[dest] = Route(start_pose, moves, length)
         if len(moves) >= cfg.max_moves:
             continue
         if last_fwd or not moves:

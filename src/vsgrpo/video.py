@@ -37,24 +37,52 @@ def read_frames(path: str | os.PathLike, num_frames: int) -> tuple[np.ndarray, f
     *sampled* rate (frames per second of video time), which Qwen2.5-VL needs for its temporal
     position ids.
     """
-    import av
-
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"video not found: {path}")
+    n_header, rate = _probe(path)
+    wanted = uniform_indices(n_header, num_frames) if n_header > 0 else None
+    kept, n_decoded = _decode(path, None if wanted is None else set(wanted.tolist()))
+    if wanted is not None and n_decoded != n_header:
+        # The header's frame count was wrong (truncated or variable-rate file): decode everything.
+        kept, n_decoded = _decode(path, None)
+    if not kept:
+        raise VideoError(f"video has no frames: {path}")
+    idx = uniform_indices(n_decoded, num_frames)
+    duration = n_decoded / rate
+    sampled_fps = len(idx) / duration if duration > 0 else rate
+    return np.stack([kept[i] for i in idx]), sampled_fps
+
+
+def _probe(path: Path) -> tuple[int, float]:
+    """(frame count from the header or 0, frame rate)."""
+    import av
+
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
             rate = float(stream.average_rate or stream.base_rate or 0) or 24.0
+            return int(stream.frames or 0), rate
     except (av.FFmpegError, IndexError, OSError, ValueError) as e:
         raise VideoError(f"cannot decode video {path}: {e}") from None
-    if not frames:
-        raise VideoError(f"video has no frames: {path}")
-    idx = uniform_indices(len(frames), num_frames)
-    duration = len(frames) / rate
-    sampled_fps = len(idx) / duration if duration > 0 else rate
-    return np.stack([frames[i] for i in idx]), sampled_fps
+
+
+def _decode(path: Path, wanted: set[int] | None) -> tuple[dict[int, np.ndarray], int]:
+    """Decode frames, converting only those in ``wanted`` (all when None): a 2-minute 640x480
+    video is ~3 GB as RGB arrays, so we never hold frames we will not use."""
+    import av
+
+    kept: dict[int, np.ndarray] = {}
+    n = 0
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(container.streams.video[0]):
+                if wanted is None or n in wanted:
+                    kept[n] = frame.to_ndarray(format="rgb24")
+                n += 1
+    except (av.FFmpegError, IndexError, OSError, ValueError) as e:
+        raise VideoError(f"cannot decode video {path}: {e}") from None
+    return kept, n
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 24.0,

@@ -20,8 +20,10 @@ def resolve_model_path(id_or_dir: str | os.PathLike) -> str:
         if not (p / "config.json").is_file():
             raise VsgrpoError(f"{p} has no config.json; is it a model folder? (build one: vsgrpo model tiny --out DIR)")
         return str(p)
-    # Anything that cannot be a hub id ("owner/name") is a local folder that is missing.
-    if isinstance(id_or_dir, os.PathLike) or s.startswith((".", "~", os.sep)) or s.count("/") != 1:
+    # Anything that cannot be a hub id ("owner/name"), or whose first part is a local folder
+    # ("runs/model" with runs/ present), is a local folder that is missing.
+    if (isinstance(id_or_dir, os.PathLike) or s.startswith((".", "~", os.sep)) or s.count("/") != 1
+            or Path(s.split("/")[0]).is_dir()):
         raise VsgrpoError(f"model folder {s} does not exist")
     return s
 

@@ -1,0 +1,400 @@
+"""The quickstart report: ``report.md`` and a self-contained ``report.html`` (plots inlined as base64 PNG).
+
+Every number in the report is read from a file the run wrote: the evaluation results JSONs
+(``{"scores": {...}, "overall": float, "count": int}``, see :mod:`vsgrpo.eval`), the trainers'
+``metrics.jsonl`` (one JSON object per logging step) and the pipeline's stage timings. The
+report is built once as a list of blocks (heading, paragraph, table, image, code) and rendered
+twice, to Markdown and to HTML, so the two files always say the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..io import atomic_path, ensure_writable_dir
+from ..metrics import REL_DIRECTION_TASK, REL_DIRECTION_TYPES, TASK_LABELS, TASKS
+
+PLOTS_DIR = "report"
+MD_FILE, HTML_FILE = "report.md", "report.html"
+
+
+# --------------------------------------------------------------------------------------------
+# reading run outputs
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """Logging-step rows of a trainer's ``metrics.jsonl`` (the end-of-training summary row is left out).
+
+    A line torn by a crash is skipped; when a resumed run logged a step again, the last row wins.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return []
+    by_step: dict[int, dict] = {}
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(row, dict) or "step" not in row or "train_runtime" in row:
+            continue
+        by_step[int(row["step"])] = {**by_step.get(int(row["step"]), {}), **row}
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def reward_names(rows: list[dict]) -> list[str]:
+    """Reward functions logged by TRL as ``rewards/<name>/mean``, in first-seen order."""
+    names: list[str] = []
+    for row in rows:
+        for k in row:
+            m = re.fullmatch(r"rewards/(.+)/mean", k)
+            if m and m.group(1) not in names:
+                names.append(m.group(1))
+    return names
+
+
+def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of ``key`` over the rows that logged it."""
+    xs, ys = [], []
+    for row in rows:
+        v = row.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            xs.append(int(row["step"]))
+            ys.append(float(v))
+    return xs, ys
+
+
+def score_columns(results: list[dict]) -> list[str]:
+    """``overall`` plus the VSI-Bench tasks (and direction levels) any of ``results`` scored, paper order."""
+    present = {k for r in results for k in (r.get("scores") or {})}
+    cols = ["overall"]
+    for t in TASKS:
+        if t in present:
+            cols.append(t)
+        if t == REL_DIRECTION_TASK:
+            cols += [qt for qt in REL_DIRECTION_TYPES if qt in present]
+    return cols
+
+
+def column_label(col: str) -> str:
+    if col == "overall":
+        return "Avg"
+    if col in REL_DIRECTION_TYPES:
+        return "RelDir-" + col.rsplit("_", 1)[-1]
+    return TASK_LABELS.get(col, col)
+
+
+def score_value(results: dict, col: str):
+    return results.get("overall") if col == "overall" else (results.get("scores") or {}).get(col)
+
+
+def fmt(v, digits: int = 1) -> str:
+    """One way to print a number everywhere in the report (tests parse it back)."""
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    _plt().close(fig)
+    return path
+
+
+def plot_rewards(rows: list[dict], path: Path, *, title: str) -> Path | None:
+    """One panel per reward function: mean reward per step (band: +/- std across completions)."""
+    names = reward_names(rows)
+    if not names:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        xs, ys = series(rows, f"rewards/{name}/mean")
+        _, sd = series(rows, f"rewards/{name}/std")
+        ax.plot(xs, ys, marker="o", ms=2, lw=1.2)
+        if len(sd) == len(ys):
+            ax.fill_between(xs, [y - s for y, s in zip(ys, sd)], [y + s for y, s in zip(ys, sd)], alpha=0.2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_lines(rows: list[dict], keys: list[tuple[str, str]], path: Path, *, title: str,
+               ylabel: str = "") -> Path | None:
+    """One panel per ``(key, label)`` that the rows logged; ``None`` when none was logged."""
+    keys = [(k, lab) for k, lab in keys if series(rows, k)[0]]
+    if not keys:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.8 * len(keys), 3.0), squeeze=False)
+    for ax, (k, lab) in zip(axes[0], keys):
+        xs, ys = series(rows, k)
+        ax.plot(xs, ys, marker="o", ms=2, lw=1.2)
+        ax.set_title(lab, fontsize=9)
+        ax.set_xlabel("step")
+        if ylabel:
+            ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_scores(evals: dict[str, dict], cols: list[str], path: Path, *, title: str) -> Path:
+    """Grouped bars: one group per column (Avg, tasks), one bar per stage, value printed on top."""
+    import numpy as np
+
+    plt = _plt()
+    names = list(evals)
+    x = np.arange(len(cols))
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * len(cols) + 1.5), 3.8))
+    for i, name in enumerate(names):
+        vals = [score_value(evals[name], c) for c in cols]
+        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, [v or 0.0 for v in vals], width, label=name)
+        for bar, v in zip(bars, vals):
+            ax.annotate(fmt(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                        va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")
+    ax.set_xticks(x, [column_label(c) for c in cols], fontsize=8)
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# document model, rendered to Markdown and HTML
+
+
+@dataclass
+class Doc:
+    blocks: list[tuple] = field(default_factory=list)
+
+    def h(self, level: int, text: str):
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str):
+        self.blocks.append(("p", text))
+
+    def table(self, header: list[str], rows: list[list[str]], *, align_right_from: int = 1):
+        self.blocks.append(("table", header, rows, align_right_from))
+
+    def img(self, path: Path, alt: str):
+        self.blocks.append(("img", path, alt))
+
+    def code(self, text: str):
+        self.blocks.append(("code", text))
+
+    def bullets(self, items: list[str]):
+        self.blocks.append(("ul", items))
+
+
+_MD_CODE = re.compile(r"`([^`]+)`")
+
+
+def to_markdown(doc: Doc, base: Path) -> str:
+    out: list[str] = []
+    for b in doc.blocks:
+        kind = b[0]
+        if kind == "h":
+            out.append("#" * b[1] + " " + b[2])
+        elif kind == "p":
+            out.append(b[1])
+        elif kind == "table":
+            header, rows, right = b[1], b[2], b[3]
+            out.append("| " + " | ".join(header) + " |")
+            out.append("|" + "|".join("---:" if i >= right else "---" for i in range(len(header))) + "|")
+            out += ["| " + " | ".join(r) + " |" for r in rows]
+        elif kind == "img":
+            out.append(f"![{b[2]}]({b[1].relative_to(base).as_posix()})")
+        elif kind == "code":
+            out.append("```\n" + b[1].rstrip("\n") + "\n```")
+        elif kind == "ul":
+            out += [f"- {item}" for item in b[1]]
+        out.append("")
+    return "\n".join(out)
+
+
+def _inline(text: str) -> str:
+    return _MD_CODE.sub(r"<code>\1</code>", html.escape(text, quote=False))
+
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}table{border-collapse:collapse;margin:0.6em 0}th,td{border:1px solid #ccc;
+padding:3px 8px}th{background:#f3f3f3}td.r,th.r{text-align:right}img{max-width:100%;border:1px solid #eee}
+pre{background:#f6f6f6;padding:0.6em;overflow-x:auto}code{background:#f3f3f3;padding:0 2px}"""
+
+
+def to_html(doc: Doc, title: str) -> str:
+    out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    for b in doc.blocks:
+        kind = b[0]
+        if kind == "h":
+            out.append(f"<h{b[1]}>{_inline(b[2])}</h{b[1]}>")
+        elif kind == "p":
+            out.append(f"<p>{_inline(b[1])}</p>")
+        elif kind == "table":
+            header, rows, right = b[1], b[2], b[3]
+
+            def cls(i):
+                return ' class="r"' if i >= right else ""
+
+            out.append("<table><thead><tr>" + "".join(f"<th{cls(i)}>{_inline(c)}</th>" for i, c in enumerate(header))
+                       + "</tr></thead><tbody>")
+            for r in rows:
+                out.append("<tr>" + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(r)) + "</tr>")
+            out.append("</tbody></table>")
+        elif kind == "img":
+            data = base64.b64encode(Path(b[1]).read_bytes()).decode("ascii")
+            out.append(f"<p><img alt=\"{html.escape(b[2])}\" src=\"data:image/png;base64,{data}\"></p>")
+        elif kind == "code":
+            out.append(f"<pre>{html.escape(b[1])}</pre>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b[1]) + "</ul>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# the report
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
+
+
+def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html`` and the PNG plots (``report/``) under ``out_dir``.
+
+    ``summary`` (the pipeline's ``summary.json``) names what to read::
+
+        {"title": str, "command": str, "settings": {name: value},
+         "evals": {stage: path to results.json, ...}         # in stage order, e.g. base, sft, grpo
+         "training": {stage: path to metrics.jsonl, ...},
+         "trained_tasks": [question_type, ...],
+         "data": {"train": {...summary.json of data build}, "heldout": {...}},
+         "stages": [{"name", "title", "seconds", "reused": bool}, ...], "total_seconds": float}
+
+    Relative paths are relative to ``out_dir``. Returns ``(report.md, report.html)``.
+    """
+    out = ensure_writable_dir(out_dir)
+    plots = ensure_writable_dir(out / PLOTS_DIR)
+    evals: dict[str, dict] = {}
+    for stage, path in summary.get("evals", {}).items():
+        p = out / path
+        if p.is_file():
+            evals[stage] = json.loads(p.read_text(encoding="utf-8"))
+    training = {stage: read_metrics(out / path) for stage, path in summary.get("training", {}).items()}
+    cols = score_columns(list(evals.values()))
+
+    doc = Doc()
+    title = summary.get("title", "vsgrpo quickstart")
+    doc.h(1, title)
+    if evals:
+        parts = [f"{stage} {fmt(r.get('overall'))}" for stage, r in evals.items()]
+        doc.p("Held-out score (VSI-Bench scoring, mean over the tasks trained on, in %): " + " → ".join(parts)
+              + ".")
+    if summary.get("command"):
+        doc.p("Reproduce:")
+        doc.code(summary["command"])
+
+    doc.h(2, "Held-out scores")
+    if evals:
+        n_col = [str(r.get("count", "-")) for r in evals.values()]
+        doc.table(["stage"] + [column_label(c) for c in cols] + ["questions"],
+                  [[stage] + [fmt(score_value(r, c)) for c in cols] + [n]
+                   for (stage, r), n in zip(evals.items(), n_col)])
+        doc.p("Avg: unweighted mean of the task columns (RelDir is the mean of its easy/medium/hard levels), as "
+              "VSI-Bench averages. Scores in percent; numeric answers by mean relative accuracy, choices by exact "
+              "match.")
+        doc.img(plot_scores(evals, cols, plots / "scores.png", title="Held-out scores per stage"),
+                "per-task held-out scores per stage")
+    else:
+        doc.p("No evaluation finished.")
+
+    for stage, rows in training.items():
+        if not rows:
+            continue
+        doc.h(2, f"Training: {stage}")
+        last = rows[-1]
+        names = reward_names(rows)
+        if names:
+            first = rows[0]
+            doc.table(["reward", "first step", "last step"],
+                      [[n, fmt(first.get(f"rewards/{n}/mean"), 3), fmt(last.get(f"rewards/{n}/mean"), 3)]
+                       for n in names])
+            p = plot_rewards(rows, plots / f"{stage}_rewards.png", title=f"{stage}: reward per function")
+            if p:
+                doc.img(p, f"{stage} reward curves")
+            p = plot_lines(rows, [("kl", "KL to the reference"), ("completions/mean_length",
+                                                                   "completion length (tokens)"),
+                                  ("loss", "loss")], plots / f"{stage}_kl_length.png",
+                           title=f"{stage}: KL, completion length, loss")
+            if p:
+                doc.img(p, f"{stage} KL and completion length")
+        else:
+            p = plot_lines(rows, [("loss", "loss"), ("mean_token_accuracy", "token accuracy")],
+                           plots / f"{stage}_loss.png", title=f"{stage}: training loss")
+            if p:
+                doc.img(p, f"{stage} loss")
+        doc.p(f"{len(rows)} logged steps, last step {last['step']}"
+              + (f", loss {fmt(last.get('loss'), 4)}" if isinstance(last.get("loss"), (int, float)) else "")
+              + (f", KL {fmt(last.get('kl'), 5)}" if isinstance(last.get("kl"), (int, float)) else "") + ".")
+
+    data = summary.get("data") or {}
+    if data:
+        doc.h(2, "Data")
+        types = sorted({t for d in data.values() for t in (d.get("counts") or {})},
+                       key=lambda t: (TASKS.index(t) if t in TASKS else 99, t))
+        doc.table(["split", "scenes", "questions"] + types,
+                  [[split, str(d.get("scenes", "-")), str(d.get("questions", "-"))]
+                   + [str((d.get("counts") or {}).get(t, 0)) for t in types] for split, d in data.items()])
+    if summary.get("settings"):
+        doc.h(2, "Settings")
+        doc.table(["setting", "value"], [[k, f"`{v}`"] for k, v in summary["settings"].items()], align_right_from=9)
+
+    stages = summary.get("stages") or []
+    if stages:
+        doc.h(2, "Stages and wall time")
+        doc.table(["stage", "wall time", "note"],
+                  [[s["title"], _duration(s["seconds"]), "reused from an earlier run" if s.get("reused") else ""]
+                   for s in stages])
+        if summary.get("total_seconds") is not None:
+            doc.p(f"Total wall time of this invocation: {_duration(summary['total_seconds'])}.")
+
+    md_path, html_path = out / MD_FILE, out / HTML_FILE
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(to_markdown(doc, out), encoding="utf-8")
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(to_html(doc, title), encoding="utf-8")
+    return md_path, html_path
