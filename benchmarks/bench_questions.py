@@ -30,6 +30,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "vsibench"))
     ap.add_argument("--limit", type=int, default=0, help="only the first N abs-distance questions (0: all)")
+    ap.add_argument("--rel", action="store_true",
+                    help="also compare on every (target, choice) pair of the released relative-distance questions")
     args = ap.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -70,6 +72,9 @@ def main() -> None:
         print(f"  {label:<19}: {t:8.2f} s  ({t / n_inst * 1e3:7.2f} ms/pair)  agrees with release {agree}/{n}")
     print(f"  speed-up {t_ref / t_fast:.1f}x; identical rounded answers {same}/{n}")
 
+    if args.rel:
+        rel_pairs(index, df)
+
     # 2. answers per second
     geometry.clear_caches()
     t0 = time.perf_counter()
@@ -84,6 +89,35 @@ def main() -> None:
     t1 = time.perf_counter()
     print(f"build --per-scene all: {len(qs)} questions from {len(index)} scenes in {t1 - t0:.2f} s = "
           f"{len(qs) / (t1 - t0):.0f} questions/s")
+
+
+def rel_pairs(index, df) -> None:
+    """Fast vs all-pairs on the category pairs behind the released relative-distance questions."""
+    seen, pairs = set(), []
+    for r in df[df["question_type"] == "object_rel_distance"].itertuples():
+        f = templates.parse(templates.REL_DISTANCE, r.question)
+        scene = index[(r.dataset, r.scene_name)]
+        for i in range(4):
+            key = (r.dataset, r.scene_name, f["category"], f[f"c{i}"])
+            if key not in seen:
+                seen.add(key)
+                pairs.append((boxes_of(scene, f["category"]), boxes_of(scene, f[f"c{i}"])))
+    t_fast = t_ref = 0.0
+    same = n_inst = 0
+    for ba, bb in pairs:
+        geometry.clear_caches()
+        t0 = time.perf_counter()
+        fast = [geometry.closest_distance(a, b) for a in ba for b in bb]
+        t1 = time.perf_counter()
+        ref = [geometry.closest_distance_reference(a, b) for a in ba for b in bb]
+        t2 = time.perf_counter()
+        t_fast += t1 - t0
+        t_ref += t2 - t1
+        n_inst += len(fast)
+        same += sum(f"{x:.1f}" == f"{y:.1f}" for x, y in zip(fast, ref))
+    print(f"relative-distance pairs: {len(pairs)} category pairs, {n_inst} instance pairs, cold caches: "
+          f"all-pairs {t_ref:.2f} s, fast {t_fast:.2f} s, speed-up {t_ref / t_fast:.1f}x; "
+          f"identical rounded distances {same}/{n_inst}")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,14 @@ survives is decided by floating-point rounding, and on the real data a good shar
 points are dropped. Neither the exact continuous box-box distance nor the uncropped grid
 reproduces the released answers (about 68% agreement on abs distance), while replaying the
 procedure operation by operation in float64 agrees on all of them. So
-:func:`sample_box_points` replays it exactly (cached per box), and :func:`closest_distance`
-finds the smallest pair distance without forming all pairs (a lower-bound pruning against
-the solid boxes, then a KD-tree), which returns exactly the same minimum as
-:func:`closest_distance_reference` (the straightforward all-pairs version).
+:func:`sample_box_points` replays it exactly, and :func:`closest_distance` finds the same
+minimum as :func:`closest_distance_reference` (the straightforward all-pairs version) with
+much less work: it samples only the part of each grid that can hold the closest pair (within
+``r`` of the other box's bounding box, ``r`` grown from a lower bound of the distance until
+the answer is below it; every operation after the grid is per point, so a restricted grid
+yields exactly the same samples), prunes samples whose distance to the other *solid* box
+exceeds an achieved pair distance, and hands the few left to a KD-tree. Samples and pair
+distances are memoised per box (boxes are immutable).
 
 Frames: world is z-up; a box's ``axes`` rows are its unit axis vectors (a local point ``p``
 maps to ``centroid + p @ axes``).

@@ -184,10 +184,14 @@ def _add_verify(sub) -> None:
 
 def _run_verify(args) -> int:
     from ..dataset import format_report, verify
+    from ..errors import VsgrpoError
     from ..io import write_json
 
     report = verify(args.meta, args.questions)
     print(format_report(report))
     if args.report:
-        write_json(args.report, report)
+        try:
+            write_json(args.report, report)
+        except OSError as e:
+            raise VsgrpoError(f"cannot write --report {args.report}: {e.strerror or e}") from None
     return 0

@@ -374,8 +374,9 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
     data = summary.get("data") or {}
     if data:
         doc.h(2, "Data")
+        order = [t for t in TASKS if t != REL_DIRECTION_TASK] + list(REL_DIRECTION_TYPES)
         types = sorted({t for d in data.values() for t in (d.get("counts") or {})},
-                       key=lambda t: (TASKS.index(t) if t in TASKS else 99, t))
+                       key=lambda t: (order.index(t) if t in order else len(order), t))
         doc.table(["split", "scenes", "questions"] + types,
                   [[split, str(d.get("scenes", "-")), str(d.get("questions", "-"))]
                    + [str((d.get("counts") or {}).get(t, 0)) for t in types] for split, d in data.items()])

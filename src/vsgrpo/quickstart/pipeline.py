@@ -1,0 +1,524 @@
+"""`vsgrpo quickstart`: procedural rooms -> questions -> base eval -> (SFT) -> GRPO -> evals -> report.
+
+The pipeline composes the library's public parts, in one process:
+
+=================  ==========================================================================
+stage              what it calls
+=================  ==========================================================================
+synth_train        :func:`vsgrpo.sources.synthetic.generate_dataset` (seed ``S``)
+synth_heldout      the same with seed ``S + HELDOUT_SEED_OFFSET`` into another root (disjoint names)
+questions_train    :func:`vsgrpo.dataset.build`, ``style="train"`` (VSI-100k form, no options)
+questions_heldout  :func:`vsgrpo.dataset.build`, ``style="bench"`` (VSI-Bench form, lettered options)
+base_model         :func:`vsgrpo.models.tiny.build_tiny_model` (tiny profile) or the given model
+eval_base          :func:`vsgrpo.eval.run_eval` on the held-out questions
+train_sft          :func:`vsgrpo.train.runner.run_sft` (warm start; tiny profile by default)
+eval_sft           :func:`vsgrpo.eval.run_eval`
+train_grpo         :func:`vsgrpo.train.runner.run_grpo` (the paper's rewards, KL beta 1e-4)
+eval_grpo          :func:`vsgrpo.eval.run_eval`
+report             :func:`vsgrpo.quickstart.report.build_report`
+=================  ==========================================================================
+
+Resuming: each finished stage writes ``OUT/.quickstart/<stage>.json`` holding a *key* (the
+settings its output depends on, including its inputs' keys) and its wall time. A rerun skips a
+stage whose marker key matches; a stage whose settings changed is redone from scratch (its
+folder is removed first; only folders this pipeline creates are ever removed), and so is
+everything downstream. An interrupted training stage continues from its last checkpoint.
+
+Profiles: with no ``--model`` the *tiny* profile builds a tiny random Qwen2-VL and trains it on
+CPU (SFT warm start, then GRPO; full weights, settings in :data:`TINY`). With ``--model`` (a hub
+id or a local folder) the *paper* profile trains with ``recipes/paper/{sft-2b,vsgrpo-2b}.yaml``
+(LoRA adapters are merged for evaluation); SFT is skipped unless ``--sft on``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import VsgrpoError
+from ..io import ensure_writable_dir, write_json
+
+HELDOUT_SEED_OFFSET = 1_000_003  # held-out scenes: another seed, so other scene names and layouts
+MARKER_DIR = ".quickstart"
+SUMMARY_FILE = "summary.json"
+
+# The VSI-100k task families the paper trains on (route planning and appearance order are extra).
+PAPER_TASKS = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
+               "object_rel_distance", "object_rel_direction_easy", "object_rel_direction_medium",
+               "object_rel_direction_hard")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Defaults of one scale. ``None`` in :class:`QuickstartConfig` means: take the profile's value."""
+
+    scenes: int
+    heldout_scenes: int
+    sft_steps: int
+    steps: int
+    tasks: tuple[str, ...]
+    per_scene: int
+    video_frames: int  # frames rendered per synthetic video
+    video_size: tuple[int, int]
+    frames: int  # frames sampled per question, training and evaluation alike
+    eval_style: str  # prompts at evaluation: train (no options; answer words mapped to letters) or bench
+    eval_batch_size: int
+    sft_recipe: str | None  # relative to the recipes folder; None: settings below only
+    grpo_recipe: str | None
+    sft: dict = field(default_factory=dict)  # config overrides (after the recipe)
+    grpo: dict = field(default_factory=dict)
+
+
+# Tuned to finish in about 10-15 minutes on 2 CPU cores (docs/quickstart.md has the measurements).
+TINY = Profile(
+    scenes=10, heldout_scenes=4, sft_steps=80, steps=40, tasks=PAPER_TASKS, per_scene=6,
+    video_frames=16, video_size=(160, 120), frames=4, eval_style="train", eval_batch_size=8,
+    sft_recipe=None, grpo_recipe=None,
+    sft=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-3,
+             per_device_train_batch_size=8, save_steps=20, save_total_limit=1, logging_steps=1,
+             report_to=["jsonl"]),
+    grpo=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-4,
+              num_generations=8, per_device_train_batch_size=16, max_completion_length=8, temperature=1.0,
+              beta=1e-4, loss_type="grpo", save_steps=10, save_total_limit=1, logging_steps=1,
+              report_to=["jsonl"]),
+)
+
+PAPER = Profile(
+    scenes=200, heldout_scenes=40, sft_steps=0, steps=0, tasks=PAPER_TASKS, per_scene=6,
+    video_frames=120, video_size=(320, 240), frames=0, eval_style="bench", eval_batch_size=8,
+    sft_recipe="paper/sft-2b.yaml", grpo_recipe="paper/vsgrpo-2b.yaml",
+    sft=dict(report_to=["tensorboard", "jsonl"]), grpo=dict(report_to=["tensorboard", "jsonl"]),
+)
+
+TINY_MODEL = dict(family="qwen2_vl", tokenizer="small", hidden_size=64, num_hidden_layers=2)
+
+
+@dataclass
+class QuickstartConfig:
+    """Settings of ``vsgrpo quickstart``; ``None`` fields take the profile's default."""
+
+    out: str = "quickstart"
+    model: str | None = None  # None: build a tiny model (tiny profile); else hub id / folder (paper profile)
+    scenes: int | None = None  # training scenes
+    heldout_scenes: int | None = None
+    steps: int | None = None  # GRPO optimizer steps (paper profile: the recipe's when None)
+    sft_steps: int | None = None
+    sft: str = "auto"  # auto (tiny: on, real model: off) | on | off
+    seed: int = 0
+    tasks: tuple[str, ...] | None = None
+    per_scene: int | None = None
+    frames: int | None = None  # frames per question (training and evaluation)
+    video_frames: int | None = None
+    video_size: tuple[int, int] | None = None
+    eval_style: str | None = None
+    eval_limit: int | None = None
+    eval_batch_size: int | None = None
+    workers: int = 0  # synth processes (0: one per core, at most 4)
+    recipes: str | None = None  # folder holding paper/*.yaml (default: the repository's recipes/)
+    sft_overrides: list[str] = field(default_factory=list)  # key=value on the SFT config
+    grpo_overrides: list[str] = field(default_factory=list)
+
+    @property
+    def profile(self) -> Profile:
+        return TINY if self.model is None else PAPER
+
+    def resolved(self) -> dict:
+        """Every setting with profile defaults filled in (what the stage keys are made of)."""
+        p = self.profile
+        d = asdict(self)
+        for name in ("scenes", "heldout_scenes", "sft_steps", "steps", "tasks", "per_scene", "frames",
+                     "video_frames", "video_size", "eval_style", "eval_batch_size"):
+            if d[name] is None:
+                d[name] = getattr(p, name)
+        d["tasks"] = list(d["tasks"])
+        d["video_size"] = list(d["video_size"])
+        d["sft"] = self.sft_enabled
+        d["profile"] = "tiny" if self.model is None else "paper"
+        return d
+
+    @property
+    def sft_enabled(self) -> bool:
+        return self.sft == "on" or (self.sft == "auto" and self.model is None)
+
+    def validate(self) -> None:
+        from ..dataset import task_names
+
+        if self.sft not in ("auto", "on", "off"):
+            raise VsgrpoError(f"--sft must be auto, on or off, got {self.sft!r}")
+        for name in ("scenes", "heldout_scenes"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise VsgrpoError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("steps", "sft_steps", "frames", "eval_limit", "per_scene", "eval_batch_size"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise VsgrpoError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.eval_style not in (None, "train", "bench"):
+            raise VsgrpoError("--eval-style must be train or bench")
+        if self.tasks is not None:
+            known = set(task_names())
+            bad = [t for t in self.tasks if t not in known]
+            if bad:
+                raise VsgrpoError(f"unknown task(s) {', '.join(bad)}; choose from {', '.join(sorted(known))}")
+            if not self.tasks:
+                raise VsgrpoError("--tasks names no task")
+
+
+# --------------------------------------------------------------------------------------------
+# stages
+
+
+@dataclass
+class Stage:
+    name: str
+    title: str
+    key: dict  # settings (and upstream keys) the output depends on
+    run: Callable[[], dict]  # does the work; returns details kept in the marker
+    owns: tuple[Path, ...] = ()  # folders removed before a redo with other settings
+    resumable: bool = False  # an interrupted run may continue in its folder (training checkpoints)
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _log(msg: str) -> None:
+    print(f"quickstart: {msg}", file=sys.stderr, flush=True)
+
+
+class Pipeline:
+    """Builds the stage list for a :class:`QuickstartConfig` and runs it, resuming finished stages."""
+
+    def __init__(self, config: QuickstartConfig):
+        config.validate()
+        self.config = config
+        self.s = config.resolved()
+        self.out = Path(config.out)
+        self.paths = {
+            "train_root": self.out / "data" / "train",
+            "heldout_root": self.out / "data" / "heldout",
+            "train_q": self.out / "questions" / "train",
+            "heldout_q": self.out / "questions" / "heldout",
+            "base_model": self.out / "models" / "base",
+            "sft": self.out / "train" / "sft",
+            "grpo": self.out / "train" / "grpo",
+        }
+        self.stages: list[Stage] = []
+        self._keys: dict[str, str] = {}
+        self._build_stages()
+
+    # ---- helpers
+
+    def _add(self, name: str, title: str, key: dict, run, *, after: tuple[str, ...] = (), owns=(),
+             resumable=False) -> None:
+        full = {"stage": name, **key, "after": {a: self._keys[a] for a in after}}
+        self._keys[name] = _digest(full)
+        self.stages.append(Stage(name, title, full, run, tuple(owns), resumable))
+
+    def recipes_dir(self) -> Path:
+        if self.config.recipes:
+            d = Path(self.config.recipes)
+        else:
+            d = Path(__file__).resolve().parents[3] / "recipes"  # src/vsgrpo/quickstart -> repository
+        return d
+
+    def _recipe(self, rel: str | None) -> Path | None:
+        if rel is None:
+            return None
+        p = self.recipes_dir() / rel
+        if not p.is_file():
+            raise VsgrpoError(f"recipe {p} not found; pass --recipes DIR (the folder holding {rel})")
+        return p
+
+    def model_path(self) -> str:
+        return str(self.paths["base_model"]) if self.config.model is None else self.config.model
+
+    def eval_dir(self, stage: str) -> Path:
+        return self.out / "eval" / stage
+
+    # ---- stage list
+
+    def _build_stages(self) -> None:
+        s, p = self.s, self.paths
+        synth = dict(frames=s["video_frames"], size=s["video_size"])
+        self._add("synth_train", f"procedural rooms for training ({s['scenes']} scenes)",
+                  dict(synth, scenes=s["scenes"], seed=s["seed"]), lambda: self._synth("train_root", s["scenes"],
+                                                                                      s["seed"]),
+                  owns=(p["train_root"],))
+        self._add("synth_heldout", f"held-out procedural rooms ({s['heldout_scenes']} scenes)",
+                  dict(synth, scenes=s["heldout_scenes"], seed=s["seed"] + HELDOUT_SEED_OFFSET),
+                  lambda: self._synth("heldout_root", s["heldout_scenes"], s["seed"] + HELDOUT_SEED_OFFSET),
+                  owns=(p["heldout_root"],))
+        self._add("questions_train", "training questions (VSI-100k style)",
+                  dict(tasks=s["tasks"], per_scene=s["per_scene"], seed=s["seed"], style="train"),
+                  lambda: self._questions("train_root", "train_q", "train"), after=("synth_train",),
+                  owns=(p["train_q"],))
+        self._add("questions_heldout", "held-out benchmark questions (VSI-Bench style)",
+                  dict(tasks=s["tasks"], per_scene=s["per_scene"], seed=s["seed"], style="bench"),
+                  lambda: self._questions("heldout_root", "heldout_q", "bench"), after=("synth_heldout",),
+                  owns=(p["heldout_q"],))
+        if self.config.model is None:
+            self._add("base_model", "tiny base model", dict(TINY_MODEL, seed=s["seed"]), self._tiny_model,
+                      owns=(p["base_model"],))
+            model_after: tuple[str, ...] = ("base_model",)
+        else:
+            model_after = ()
+        self._add("eval_base", "evaluate the base model on the held-out benchmark", self._eval_key("base"),
+                  lambda: self._eval("base", self.model_path()), after=model_after + ("questions_heldout",),
+                  owns=(self.eval_dir("base"),))
+        start, start_after = self.model_path(), model_after
+        if s["sft"]:
+            steps = f"{s['sft_steps']} steps" if s["sft_steps"] else "recipe steps"
+            self._add("train_sft", f"SFT warm start ({steps})", self._train_key("sft", start),
+                      lambda: self._train("sft"), after=start_after + ("questions_train",), owns=(p["sft"],),
+                      resumable=True)
+            self._add("eval_sft", "evaluate the SFT model", self._eval_key("sft"),
+                      lambda: self._eval("sft", self._trained_model("sft")),
+                      after=("train_sft", "questions_heldout"), owns=(self.eval_dir("sft"),))
+            start, start_after = self._trained_model_path("sft"), ("train_sft",)
+        steps = f"{s['steps']} steps" if s["steps"] else "recipe steps"
+        self._add("train_grpo", f"GRPO ({steps})", self._train_key("grpo", start),
+                  lambda: self._train("grpo"), after=start_after + ("questions_train",), owns=(p["grpo"],),
+                  resumable=True)
+        self._add("eval_grpo", "evaluate the GRPO model", self._eval_key("grpo"),
+                  lambda: self._eval("grpo", self._trained_model("grpo")),
+                  after=("train_grpo", "questions_heldout"), owns=(self.eval_dir("grpo"),))
+
+    # ---- stage bodies
+
+    def _synth(self, root: str, scenes: int, seed: int) -> dict:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from ..sources.synthetic import SynthConfig, generate_dataset
+
+        w, h = self.s["video_size"]
+        cfg = SynthConfig(scenes=scenes, seed=seed, frames=self.s["video_frames"], width=w, height=h,
+                          workers=self.config.workers)
+        # Render in a child process: Mesa's llvmpipe (loaded by in-process rendering) and torch in one
+        # process crash (segfault) when transformers' model code is imported afterwards.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            names = pool.submit(generate_dataset, str(self.paths[root]), cfg).result()
+        return {"scenes": names}
+
+    def _questions(self, root: str, out: str, style: str) -> dict:
+        from ..dataset import build
+        from ..questions import BuildConfig
+
+        cfg = BuildConfig(style=style, per_scene=self.s["per_scene"], seed=self.s["seed"],
+                          tasks=tuple(self.s["tasks"]))
+        summary = build(self.paths[root] / "meta", self.paths[out], cfg)
+        if not summary.get("questions"):
+            raise VsgrpoError(f"no {style} questions could be built for tasks {', '.join(self.s['tasks'])}; "
+                              "use more --scenes or other --tasks")
+        return {"questions": summary["questions"]}
+
+    def _tiny_model(self) -> dict:
+        from ..models.tiny import build_tiny_model
+
+        kw = dict(TINY_MODEL)
+        build_tiny_model(kw.pop("family"), self.paths["base_model"], tokenizer=kw.pop("tokenizer"),
+                         seed=self.s["seed"], **kw)
+        return {}
+
+    def _frames(self) -> int:
+        return self.s["frames"] or self._train_config("grpo", self.model_path()).num_frames
+
+    def _pixels(self) -> dict:
+        cfg = self._train_config("grpo", self.model_path())
+        return {k: v for k, v in (("min_pixels", cfg.min_pixels), ("max_pixels", cfg.max_pixels)) if v}
+
+    def _eval_key(self, stage: str) -> dict:
+        # Frames, pixel budget, prompt mode and dtype of the evaluation follow the GRPO settings.
+        return dict(style=self.s["eval_style"], limit=self.s["eval_limit"], batch=self.s["eval_batch_size"],
+                    train_settings=self._train_key("grpo", "-"),
+                    model=self.config.model if stage == "base" else stage)
+
+    def _eval(self, stage: str, model: str) -> dict:
+        from ..eval import run_eval
+
+        cfg = self._train_config("grpo", self.model_path())
+        opts = self._pixels()
+        if cfg.dtype != "auto":
+            opts["dtype"] = cfg.dtype
+        results = run_eval(model=model, questions=str(self.paths["heldout_q"] / "questions.parquet"),
+                           videos=str(self.paths["heldout_root"] / "videos"), out=str(self.eval_dir(stage)),
+                           frames=self._frames(), mode=cfg.mode, style=self.s["eval_style"],
+                           batch_size=self.s["eval_batch_size"], limit=self.s["eval_limit"],
+                           backend_options=opts)
+        return {"overall": results.get("overall"), "count": results.get("count")}
+
+    def _train_spec(self, method: str, model: str) -> tuple[Path | None, list[str]]:
+        """The recipe and ``key=value`` overrides of a training stage (profile settings, then the user's)."""
+        prof = self.config.profile
+        recipe = self._recipe(prof.sft_recipe if method == "sft" else prof.grpo_recipe)
+        base = dict(prof.sft if method == "sft" else prof.grpo)
+        steps = self.s["sft_steps"] if method == "sft" else self.s["steps"]
+        if steps:
+            base["max_steps"] = steps
+        if self.s["frames"]:
+            base["num_frames"] = self.s["frames"]
+        base.update(model=model, data=str(self.paths["train_q"] / "questions.parquet"),
+                    video_root=str(self.paths["train_root"] / "videos"), output_dir=str(self.paths[method]),
+                    seed=self.s["seed"], question_types=list(self.s["tasks"]))
+        user = self.config.sft_overrides if method == "sft" else self.config.grpo_overrides
+        return recipe, [f"{k}={json.dumps(v)}" for k, v in base.items()] + list(user)
+
+    def _train_config(self, method: str, model: str):
+        """The resolved training config (validated: needs the training questions to exist)."""
+        from ..train.config import load_config
+
+        recipe, overrides = self._train_spec(method, model)
+        return load_config(method, recipe, overrides)
+
+    def _train_key(self, method: str, model: str) -> dict:
+        recipe, overrides = self._train_spec(method, model)
+        return {"method": method, "recipe": recipe.read_text(encoding="utf-8") if recipe else None,
+                "overrides": overrides}
+
+    def _train(self, method: str) -> dict:
+        from ..train.runner import last_checkpoint, run_grpo, run_sft
+
+        start = self.model_path() if method == "sft" or not self.s["sft"] else self._trained_model("sft")
+        cfg = self._train_config(method, start)
+        resume = last_checkpoint(cfg.output_dir) is not None
+        if resume:
+            _log(f"continuing {method} from {last_checkpoint(cfg.output_dir).name}")
+        (run_sft if method == "sft" else run_grpo)(cfg, resume=resume)
+        return {"lora": cfg.lora}
+
+    def _trained_model_path(self, method: str) -> str:
+        """Names the start model of the next stage in its key (the folder itself is made by training)."""
+        return f"{self.paths[method]}:trained"
+
+    def _trained_model(self, method: str) -> str:
+        """The trained model as a full model folder (merging a LoRA adapter into its base once)."""
+        from .merge import merged_model
+
+        return str(merged_model(self.paths[method]))
+
+    # ---- running
+
+    def marker(self, stage: Stage) -> Path:
+        return self.out / MARKER_DIR / f"{stage.name}.json"
+
+    def _done(self, stage: Stage) -> dict | None:
+        m = self.marker(stage)
+        try:
+            rec = json.loads(m.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return rec if rec.get("key") == _digest(stage.key) else None
+
+    def _started_matches(self, stage: Stage) -> bool:
+        try:
+            rec = json.loads(self.marker(stage).with_suffix(".started").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return rec.get("key") == _digest(stage.key)
+
+    def run(self) -> dict:
+        """Run every stage not finished yet, then the report. Returns the summary (also ``summary.json``)."""
+        ensure_writable_dir(self.out)
+        ensure_writable_dir(self.out / MARKER_DIR)
+        t_all = time.perf_counter()
+        timings = []
+        n = len(self.stages) + 1
+        for i, stage in enumerate(self.stages, 1):
+            done = self._done(stage)
+            if done is not None:
+                _log(f"[{i}/{n}] {stage.title}: done earlier ({done['seconds']:.1f} s), skipped")
+                timings.append({"name": stage.name, "title": stage.title, "seconds": done["seconds"],
+                                "reused": True})
+                continue
+            if not (stage.resumable and self._started_matches(stage)):
+                for d in stage.owns:  # other settings (or a torn run): start this stage afresh
+                    if d.exists():
+                        shutil.rmtree(d)
+            write_json(self.marker(stage).with_suffix(".started"), {"key": _digest(stage.key)})
+            _log(f"[{i}/{n}] {stage.title} ...")
+            t0 = time.perf_counter()
+            info = stage.run()
+            seconds = time.perf_counter() - t0
+            write_json(self.marker(stage), {"key": _digest(stage.key), "seconds": seconds, "info": info,
+                                            "settings": stage.key})
+            _log(f"[{i}/{n}] {stage.title}: {seconds:.1f} s")
+            timings.append({"name": stage.name, "title": stage.title, "seconds": seconds, "reused": False})
+        _log(f"[{n}/{n}] report ...")
+        t0 = time.perf_counter()
+        summary = self.summary(timings, total=None)
+        from .report import build_report
+
+        build_report(summary, self.out)
+        timings.append({"name": "report", "title": "report", "seconds": time.perf_counter() - t0, "reused": False})
+        summary = self.summary(timings, total=time.perf_counter() - t_all)
+        write_json(self.out / SUMMARY_FILE, summary)
+        md, html = build_report(summary, self.out)  # again, with the report's own time and the total
+        _log(f"wrote {md} and {html}")
+        return summary
+
+    def summary(self, timings: list[dict], total: float | None) -> dict:
+        evals = {st: f"eval/{st}/results.json" for st in ("base", "sft", "grpo")
+                 if st != "sft" or self.s["sft"]}
+        training = {m: f"train/{m}/metrics.jsonl" for m in ("sft", "grpo") if m != "sft" or self.s["sft"]}
+        data = {}
+        for split, key in (("train", "train_q"), ("held-out", "heldout_q")):
+            f = self.paths[key] / "summary.json"
+            if f.is_file():
+                d = json.loads(f.read_text(encoding="utf-8"))
+                data[split] = {"scenes": d.get("scenes"), "questions": d.get("questions"),
+                               "counts": {k: v for k, v in (d.get("counts") or {}).items() if v}}
+        s = self.s
+        settings = {"profile": s["profile"], "model": self.config.model or f"tiny {TINY_MODEL}",
+                    "seed": s["seed"], "tasks": ",".join(s["tasks"]), "frames per question": self._frames(),
+                    "video": f"{s['video_frames']} frames, {s['video_size'][0]}x{s['video_size'][1]}",
+                    "evaluation prompts": s["eval_style"]}
+        for m in ("sft", "grpo"):
+            if m == "sft" and not s["sft"]:
+                continue
+            c = self._train_config(m, self.model_path())
+            extra = f", beta {c.beta:g}, {c.num_generations} generations, loss {c.loss_type}" if m == "grpo" else ""
+            settings[m] = (f"{c.max_steps} steps, lr {c.learning_rate:g}, batch {c.per_device_train_batch_size}, "
+                           f"{'LoRA r' + str(c.lora_r) if c.lora else 'full weights'}, mode {c.mode}{extra}")
+        return {"title": "vsgrpo quickstart report", "command": self.command(), "settings": settings,
+                "evals": evals, "training": training, "trained_tasks": list(s["tasks"]), "data": data,
+                "stages": timings, "total_seconds": total}
+
+    def command(self) -> str:
+        c = self.config
+        parts = ["vsgrpo", "quickstart", "--out", c.out]
+        for flag, v in (("--model", c.model), ("--scenes", c.scenes), ("--heldout-scenes", c.heldout_scenes),
+                        ("--steps", c.steps), ("--sft-steps", c.sft_steps), ("--eval-limit", c.eval_limit),
+                        ("--frames", c.frames)):
+            if v is not None:
+                parts += [flag, str(v)]
+        if c.sft != "auto":
+            parts += ["--sft", c.sft]
+        if c.seed:
+            parts += ["--seed", str(c.seed)]
+        if c.tasks is not None:
+            parts += ["--tasks", ",".join(c.tasks)]
+        return " ".join(shlex.quote(x) for x in parts)
+
+
+def run_quickstart(config: QuickstartConfig | None = None, **kwargs) -> dict:
+    """Run (or resume) the quickstart; returns the summary written to ``OUT/summary.json``."""
+    if config is None:
+        config = QuickstartConfig(**kwargs)
+    return Pipeline(config).run()
+
+
+def environment_note() -> str:
+    """Threads and device, for the log (quickstart timings depend on them)."""
+    import torch
+
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    return f"device {dev}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"

@@ -1,0 +1,98 @@
+"""A reduced `vsgrpo quickstart` end to end: real rendering, question building, tiny model, SFT, GRPO, evals, report.
+
+Then a rerun with more GRPO steps: the stages before GRPO are reused, GRPO and its evaluation are redone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vsgrpo.quickstart.report import fmt, score_columns
+
+SMALL = ["--scenes", "2", "--heldout-scenes", "1", "--sft-steps", "2", "--eval-limit", "12", "--per-scene", "2",
+         "--tasks", "object_counting,object_size_estimation,object_rel_direction_easy"]
+
+
+def _quickstart(out: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "vsgrpo.cli", "quickstart", "--out", str(out), *SMALL, *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    rows = {}
+    for stage in ("base", "sft", "grpo"):
+        m = re.search(rf"^\| {stage} \|(.*)\|$", text, re.M)
+        if m:
+            rows[stage] = [c.strip() for c in m.group(1).split("|")]
+    return rows
+
+
+@pytest.mark.slow
+def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "qs"
+    proc = _quickstart(out, "--steps", "2")
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["name"] for s in summary["stages"]] == [
+        "synth_train", "synth_heldout", "questions_train", "questions_heldout", "base_model", "eval_base",
+        "train_sft", "eval_sft", "train_grpo", "eval_grpo", "report"]
+    assert not any(s["reused"] for s in summary["stages"])
+
+    # Disjoint scenes: training and held-out roots name different scenes.
+    train_meta = json.loads((out / "data/train/meta/synthetic_meta_info.json").read_text())
+    held_meta = json.loads((out / "data/heldout/meta/synthetic_meta_info.json").read_text())
+    assert len(train_meta) == 2 and len(held_meta) == 1 and not set(train_meta) & set(held_meta)
+
+    # Every score in report.md (and report.html) equals the stage's results JSON.
+    md, page = (out / "report.md").read_text(), (out / "report.html").read_text()
+    results = {s: json.loads((out / "eval" / s / "results.json").read_text()) for s in ("base", "sft", "grpo")}
+    cols = score_columns(list(results.values()))
+    rows = _table_rows(md)
+    assert set(rows) == {"base", "sft", "grpo"}
+    for stage, res in results.items():
+        assert res["count"] == 12
+        vals = [res["overall"]] + [res["scores"][c] for c in cols[1:]]
+        assert rows[stage] == [fmt(v) for v in vals] + [str(res["count"])]
+        assert f"<td>{stage}</td>" + "".join(f'<td class="r">{fmt(v)}</td>' for v in vals) in page
+        # the CLI's own summary lines carry the same numbers
+        assert f"{stage:<5} held-out score {fmt(res['overall'])} (12 questions)" in proc.stdout
+
+    # Training curves come from the trainers' logs: GRPO logged its rewards and KL every step.
+    grpo_rows = [json.loads(x) for x in (out / "train/grpo/metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in grpo_rows if "rewards/accuracy/mean" in r]
+    assert [r["step"] for r in steps] == [1, 2] and all("kl" in r for r in steps)
+    acc_row = re.search(r"^\| accuracy \| (\S+) \| (\S+) \|$", md, re.M)
+    assert acc_row and acc_row.groups() == (fmt(steps[0]["rewards/accuracy/mean"], 3),
+                                            fmt(steps[-1]["rewards/accuracy/mean"], 3))
+    assert "beta 0.0001" in md
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4
+    assert "GRPO (2 steps)" in md
+
+    # Rerun with more GRPO steps: everything up to the SFT evaluation is reused.
+    _quickstart(out, "--steps", "3")
+    summary = json.loads((out / "summary.json").read_text())
+    reused = {s["name"]: s["reused"] for s in summary["stages"]}
+    assert all(reused[n] for n in ("synth_train", "synth_heldout", "questions_train", "questions_heldout",
+                                   "base_model", "eval_base", "train_sft", "eval_sft"))
+    assert not reused["train_grpo"] and not reused["eval_grpo"]
+    grpo_rows = [json.loads(x) for x in (out / "train/grpo/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in grpo_rows if "rewards/accuracy/mean" in r] == [1, 2, 3]
+    assert "GRPO (3 steps)" in (out / "report.md").read_text()
+
+
+def test_quickstart_rejects_bad_flags(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "vsgrpo.cli", "quickstart", "--out", str(tmp_path / "q"),
+                           "--tasks", "object_counting,no_such_task"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "no_such_task" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "vsgrpo.cli", "quickstart", "--out", str(tmp_path / "q"),
+                           "--scenes", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--scenes must be at least 1" in proc.stderr
