@@ -149,22 +149,8 @@ def _run_build(args) -> int:
 
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else None
     cfg = BuildConfig(style=args.style, distance=args.distance, per_scene=args.per_scene, seed=args.seed,
-                      tasks=tasks, na_options=args.na_options)
-    if args.appearance_threshold is not None:
-        from ..errors import VsgrpoError
-        from ..questions import get_task, register_task
-        from ..questions.appearance import QUESTION_TYPE, AppearanceOrderTask
-
-        if args.appearance_threshold < 1:
-            raise VsgrpoError(f"--appearance-threshold must be a positive pixel count, got {args.appearance_threshold}")
-        default = get_task(QUESTION_TYPE)
-        register_task(AppearanceOrderTask(pixel_threshold=args.appearance_threshold))
-        try:  # rows carry their threshold, so `data verify` needs no flag
-            summary = build(args.meta, args.out, cfg)
-        finally:
-            register_task(default)
-    else:
-        summary = build(args.meta, args.out, cfg)
+                      tasks=tasks, na_options=args.na_options, appearance_threshold=args.appearance_threshold)
+    summary = build(args.meta, args.out, cfg)  # rows carry their threshold: `data verify` needs no flag
     print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {args.out}/questions.parquet")
     for t, n in summary["counts"].items():
         print(f"  {t:<30} {n:>7}")

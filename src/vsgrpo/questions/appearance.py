@@ -152,7 +152,7 @@ class AppearanceOrderTask(Task):
     def generate(self, scene: Scene, rng: np.random.Generator, config: BuildConfig) -> list[Question]:
         if scene.visibility is None:
             return []
-        threshold = self.threshold(scene)
+        threshold = config.appearance_threshold or self.threshold(scene)
         times = first_appearances(scene.visibility, threshold)
         combos = [c for c in valid_combinations(times, self.min_gap)
                   if order_is_robust(scene.visibility, c, threshold, self.robust_factor)]

@@ -98,6 +98,8 @@ class BuildConfig:
     seed: seeds every random choice; same inputs and seed give byte-identical output.
     tasks: question types to build (``None`` = all registered tasks).
     na_options: also give NA questions lettered numeric options (bench style only).
+    appearance_threshold: appearance order: pixels an object must cover to count as seen
+        (``None`` = the task's default, a fraction of the frame area).
     """
 
     style: str = "bench"
@@ -106,12 +108,16 @@ class BuildConfig:
     seed: int = 0
     tasks: tuple[str, ...] | None = None
     na_options: bool = False
+    appearance_threshold: int | None = None
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
             raise VsgrpoError(f"unknown --style {self.style!r}; choose one of {', '.join(STYLES)}")
         if self.distance not in DISTANCES:
             raise VsgrpoError(f"unknown --distance {self.distance!r}; choose one of {', '.join(DISTANCES)}")
+        if self.appearance_threshold is not None and self.appearance_threshold < 1:
+            raise VsgrpoError("--appearance-threshold must be a positive pixel count, "
+                              f"got {self.appearance_threshold}")
         if self.per_scene is not None and self.per_scene < 1:
             raise VsgrpoError(f"--per-scene must be a positive integer or 'all', got {self.per_scene}")
         if self.tasks is not None:

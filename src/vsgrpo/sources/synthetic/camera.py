@@ -24,6 +24,11 @@ from .placement import Placed
 
 CELL = 0.1
 MAX_STEP = 0.1  # metres per frame on average: a calm walk at 10 fps
+PAN_RATE = np.deg2rad(3.0)  # radians per frame of the opening pan: 30 deg/s at 10 fps
+MIN_PAN = np.deg2rad(90)  # the opening pan turns at least this far
+SWEEPS = (2.0, 4.0)  # left-right sweeps per walk
+SWEEP_DEG = (60, 90)  # their amplitude
+HFOV_DEG = 66.0
 
 
 def free_floor(room: Polygon, objects: list[Placed], wall_margin: float = 0.5, object_margin: float = 0.4) -> Polygon:
@@ -180,6 +185,26 @@ def _open_view(xy: np.ndarray, yaw: np.ndarray, seg: np.ndarray, min_view: float
     return out
 
 
+def _reveal_offset(p: np.ndarray, yaw0: float, seg: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Yaw added to the walk's headings so the video opens on a close wall and pans into the room.
+
+    The first view is the heading whose field of view meets walls/furniture closest; the offset
+    to the walk's own heading then shrinks at ``PAN_RATE`` (a slow scanning pan), so the room's
+    categories come into view one after another, as in a handheld scan, not all in frame 0."""
+    headings = np.deg2rad(np.arange(0, 360, 5.0))
+    dist = np.minimum(_free_distance(p, headings, seg), 8.0)
+    half = int(round(HFOV_DEG / 2 / 5))
+    cone = np.mean([np.roll(dist, k) for k in range(-half, half + 1)], axis=0)
+    start = headings[int(np.argmin(cone))]
+    off = (start - yaw0 + np.pi) % (2 * np.pi) - np.pi  # (-pi, pi]
+    if abs(off) < MIN_PAN:  # a close wall ahead anyway: pan the long way round to reveal the room
+        off -= np.sign(off or rng.choice([-1.0, 1.0])) * 2 * np.pi
+    elif abs(abs(off) - np.pi) < np.deg2rad(20):  # straight behind: either way round
+        off = rng.choice([-1.0, 1.0]) * abs(off)
+    k = np.arange(n)
+    return np.sign(off) * np.maximum(abs(off) - PAN_RATE * k, 0.0)
+
+
 def camera_walk(room: Polygon, objects: list[Placed], n_frames: int, rng: np.random.Generator,
                 start_near: np.ndarray | None = None) -> np.ndarray:
     """Camera-to-world poses (n_frames, 4, 4) in the room frame (floor at z = 0)."""
@@ -197,15 +222,17 @@ def camera_walk(room: Polygon, objects: list[Placed], n_frames: int, rng: np.ran
     tangent = np.gradient(gaussian_filter1d(_resample(smooth, n * 4), 20, axis=0, mode="nearest"), axis=0)[::4]
     heading = np.unwrap(np.arctan2(tangent[:, 1], tangent[:, 0]))
     heading = gaussian_filter1d(heading, max(2.0, n / 40), mode="nearest")
-    sweeps = rng.uniform(2.0, 4.0)
-    amp = np.deg2rad(rng.uniform(60, 90))
+    sweeps = rng.uniform(SWEEPS[0], SWEEPS[1])
+    amp = np.deg2rad(rng.uniform(*SWEEP_DEG))
     phase = rng.uniform(0, 2 * np.pi)
     t = np.linspace(0, 1, n)
     yaw = heading + amp * np.sin(2 * np.pi * sweeps * t + phase)
     if yaw.max() - yaw.min() < np.pi:  # a short straight walk: pan round as well, like a scanner would
         yaw = yaw + rng.choice([-1, 1]) * (np.pi - (yaw.max() - yaw.min()) + 0.5) * t
     diag = float(np.hypot(*(np.array(room.bounds[2:]) - room.bounds[:2])))
-    yaw = np.unwrap(_open_view(xy, yaw, _segments(room, objects), min_view=max(1.5, 0.4 * diag)))
+    seg = _segments(room, objects)
+    yaw = np.unwrap(_open_view(xy, yaw, seg, min_view=max(1.5, 0.4 * diag)))
+    yaw = yaw + _reveal_offset(xy[0], yaw[0], seg, n, rng)
     yaw = gaussian_filter1d(yaw, max(1.5, n / 60), mode="nearest") + _smooth_noise(rng, n, 3, 0.01)
     pitch = np.deg2rad(-14 + 7 * np.sin(2 * np.pi * rng.uniform(1, 2) * t + rng.uniform(0, 6))) + _smooth_noise(rng, n, 3, 0.008)
     roll = _smooth_noise(rng, n, 4, 0.01)
@@ -217,7 +244,7 @@ def camera_walk(room: Polygon, objects: list[Placed], n_frames: int, rng: np.ran
     return poses
 
 
-def intrinsics(width: int, height: int, hfov_deg: float = 66.0) -> np.ndarray:
+def intrinsics(width: int, height: int, hfov_deg: float = HFOV_DEG) -> np.ndarray:
     """Pinhole intrinsics with square pixels and the principal point at the image centre."""
     f = width / 2 / np.tan(np.deg2rad(hfov_deg) / 2)
     return np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1.0]])
