@@ -90,6 +90,22 @@ def run_images(args, data, model, out):
     return [h["step_time"] for h in trainer.state.log_history if "step_time" in h]
 
 
+def visual_tokens(model: Path, frames: int, size: int) -> tuple[int, int]:
+    """Visual tokens per question: as one video vs as an image list (deterministic, from the processor)."""
+    import numpy as np
+    from PIL import Image
+
+    from vsgrpo.models.inputs import encode_prompts
+    from vsgrpo.models.loading import load_processor
+
+    processor = load_processor(model, max_pixels=size * size)
+    clip = np.zeros((frames, size, size, 3), dtype=np.uint8)
+    merge = processor.video_processor.merge_size ** 2
+    video = int(encode_prompts(processor, ["q"], [clip], [4.0])["video_grid_thw"].prod(-1).sum()) // merge
+    grids = processor.image_processor(images=[Image.fromarray(f) for f in clip], return_tensors="pt")["image_grid_thw"]
+    return video, int(grids.prod(-1).sum()) // merge
+
+
 def child(args):
     with tempfile.TemporaryDirectory() as tmp:
         times = (run_video if args.child == "video" else run_images)(args, Path(args.data), Path(args.model),
@@ -123,10 +139,15 @@ def main():
             row = json.loads(res.stdout.strip().splitlines()[-1])
             row["wall_s"] = time.time() - t0
             results.setdefault(variant, []).append(row)
+        tokens = visual_tokens(model, args.frames, args.size)
     summary = {}
     for variant, rows in results.items():
+        for r in rows:
+            print(f"# {variant}: step_times {[round(t, 2) for t in r['step_times']]} peak_rss_mb {r['peak_rss_mb']:.0f}"
+                  f" wall {r['wall_s']:.0f}s")
         steps = [t for r in rows for t in r["step_times"][1:]]
         summary[variant] = {"step_s": statistics.median(steps), "peak_rss_mb": max(r["peak_rss_mb"] for r in rows)}
+    print(f"visual tokens per question: video {tokens[0]}, image list {tokens[1]}")
     print(f"tiny Qwen2-VL (real vocabulary 151,669), {args.frames} frames {args.size}x{args.size}, "
           f"{args.generations} generations x 16 tokens, {args.steps} steps x 2 runs each, CPU")
     print("| input | s / GRPO step (median) | peak RSS (MB) |")

@@ -57,19 +57,24 @@ def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
     cols = score_columns(list(results.values()))
     rows = _table_rows(md)
     assert set(rows) == {"base", "sft", "grpo"}
+    import pandas as pd
+
+    n_heldout = len(pd.read_parquet(out / "questions/heldout/questions.parquet"))
+    n = min(12, n_heldout)
+    assert n > 0
     for stage, res in results.items():
-        assert res["count"] == 12
+        assert res["count"] == n
         vals = [res["overall"]] + [res["scores"][c] for c in cols[1:]]
         assert rows[stage] == [fmt(v) for v in vals] + [str(res["count"])]
         assert f"<td>{stage}</td>" + "".join(f'<td class="r">{fmt(v)}</td>' for v in vals) in page
         # the CLI's own summary lines carry the same numbers
-        assert f"{stage:<5} held-out score {fmt(res['overall'])} (12 questions)" in proc.stdout
+        assert f"{stage:<5} held-out score {fmt(res['overall'])} ({n} questions)" in proc.stdout
 
     # Training curves come from the trainers' logs: GRPO logged its rewards and KL every step.
     grpo_rows = [json.loads(x) for x in (out / "train/grpo/metrics.jsonl").read_text().splitlines()]
     steps = [r for r in grpo_rows if "rewards/accuracy/mean" in r]
     assert [r["step"] for r in steps] == [1, 2] and all("kl" in r for r in steps)
-    acc_row = re.search(r"^\| accuracy \| (\S+) \| (\S+) \|$", md, re.M)
+    acc_row = re.search(r"^\| accuracy \| (\S+) \| (\S+) \| optimised \|$", md, re.M)
     assert acc_row and acc_row.groups() == (fmt(steps[0]["rewards/accuracy/mean"], 3),
                                             fmt(steps[-1]["rewards/accuracy/mean"], 3))
     assert "beta 0.0001" in md

@@ -66,8 +66,8 @@ def test_report_numbers_match_the_stage_outputs(tmp_path):
         assert f"<td>{stage}</td>" in page
     assert "grpo 33.4" in md and "sft 21.2" in md  # the summary line, same numbers
     # GRPO reward table: first and last logged steps of each reward function (the torn line is skipped).
-    assert re.search(r"^\| accuracy \| 0\.100 \| 0\.400 \|$", md, re.M)
-    assert re.search(r"^\| format \| 0\.200 \| 0\.200 \|$", md, re.M)
+    assert re.search(r"^\| accuracy \| 0\.100 \| 0\.400 \| optimised \|$", md, re.M)
+    assert re.search(r"^\| format \| 0\.200 \| 0\.200 \| optimised \|$", md, re.M)
     assert "1 min 15.5 s" in md
 
     # Markdown links its PNGs; the HTML inlines every one as base64 and references no other file.

@@ -162,3 +162,39 @@ def test_dropping_unseen_objects_keeps_doors_in_the_walls():
     assert len(t.mesh.pos) == len(s.mesh.pos) - n_chair_vertices  # the door is still drawn
     assert (t.ids == 0).sum() > (s.ids == 0).sum()  # ... as part of the room shell
     np.testing.assert_array_equal(t.poses, s.poses)
+
+
+def _appearance_stats(seed: int, n_scenes: int):
+    """Per scene: share of categories first seen within 1 s, and whether an appearance-order
+    question can be made (default 120-frame walk, rendered small to keep the test fast)."""
+    from vsgrpo.questions.appearance import AppearanceOrderTask, first_appearances
+    from vsgrpo.questions.base import BuildConfig
+    from vsgrpo.scene import Visibility
+    from vsgrpo.sources.synthetic import SynthConfig
+    from vsgrpo.sources.synthetic.writer import render_scene
+
+    cfg = SynthConfig(frames=120, width=160, height=120, fps=10.0)
+    task, early, yields = AppearanceOrderTask(), [], []
+    for i in range(n_scenes):
+        s = render_scene(generate_scene(seed, i, n_frames=cfg.frames, width=cfg.width, height=cfg.height), cfg)
+        r = Renderer(s.mesh, s.ids, cfg.width, cfg.height)
+        n = len(s.instances)
+        pixels = np.stack([np.bincount(r.render(s.K, pose, with_rgb=False)["ids"].ravel(), minlength=n + 1)[1:n + 1]
+                           for pose in s.poses])
+        r.release()
+        s.scene.visibility = Visibility(times=np.arange(cfg.frames) / cfg.fps, instances=s.instances, pixels=pixels)
+        s.scene.cameras = s.cameras(cfg.fps)
+        times = first_appearances(s.scene.visibility, task.threshold(s.scene))
+        early.append(np.mean([t <= 1.0 for t in times.values()]))
+        yields.append(bool(task.generate(s.scene, np.random.default_rng(0), BuildConfig(per_scene=None))))
+    return np.array(early), np.array(yields)
+
+
+def test_walk_reveals_the_room_gradually():
+    """Acceptance (issue: appearance-order yield): the walk opens on a narrow view and pans into
+    the room, so categories come into view over time, not half of them in the first second, and
+    most scenes offer four categories first seen more than 1 s apart (VSI-Bench's rule).
+    Measured: median 18% early, 5 of these 8 scenes; without the opening pan 76% and 1 scene."""
+    early, yields = _appearance_stats(seed=2, n_scenes=8)
+    assert np.median(early) < 0.3, early
+    assert yields.sum() >= 4, yields

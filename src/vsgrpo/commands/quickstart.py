@@ -26,10 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--out", default="quickstart", help="output folder (default ./quickstart)")
     p.add_argument("--model", help="hub id or local model folder (default: build a tiny random Qwen2-VL and train "
                                    "it on CPU)")
-    p.add_argument("--scenes", type=int, help="training scenes (default: tiny 10, real model 200)")
-    p.add_argument("--heldout-scenes", type=int, help="held-out scenes (default: tiny 4, real model 40)")
-    p.add_argument("--steps", type=int, help="GRPO optimizer steps (default: tiny 40, real model the recipe's)")
-    p.add_argument("--sft-steps", type=int, help="SFT warm-start steps (default: tiny 80, real model the recipe's)")
+    p.add_argument("--scenes", type=int, help="training scenes (default: tiny 20, real model 200)")
+    p.add_argument("--heldout-scenes", type=int, help="held-out scenes (default: tiny 6, real model 40)")
+    p.add_argument("--steps", type=int, help="GRPO optimizer steps (default: tiny 250, real model the recipe's)")
+    p.add_argument("--sft-steps", type=int, help="SFT warm-start steps (default: tiny 100, real model the recipe's)")
     p.add_argument("--sft", choices=("auto", "on", "off"), default="auto",
                    help="SFT warm start before GRPO (auto: on for the tiny model, off for a real one)")
     p.add_argument("--seed", type=int, default=0, help="seed of scenes, questions and training (default 0)")
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--per-scene", type=int, help="questions per scene and task (default 6)")
     p.add_argument("--frames", type=int, help="frames per question in training and evaluation (default: tiny 4, "
                                               "real model the recipe's)")
-    p.add_argument("--video-frames", type=int, help="frames rendered per scene video (default: tiny 16, else 120)")
+    p.add_argument("--video-frames", type=int, help="frames rendered per scene video (default: tiny 48, else 120)")
     p.add_argument("--video-size", type=_size, metavar="WxH", help="rendered video size (default: tiny 160x120, "
                                                                    "else 320x240)")
     p.add_argument("--eval-style", choices=("train", "bench"),
@@ -46,6 +46,10 @@ def register(subparsers) -> None:
     p.add_argument("--eval-limit", type=int, help="evaluate only the first N held-out questions")
     p.add_argument("--eval-batch-size", type=int, help="generation batch size in evaluation (default 8)")
     p.add_argument("--workers", type=int, default=0, help="scene-rendering processes (default: one per core, max 4)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 for the tiny model, whose ops are too "
+                                               "small to gain from more; torch's default otherwise)")
+    p.add_argument("--tiny-hidden-size", type=int, help="width of the tiny model (default 64)")
+    p.add_argument("--tiny-layers", type=int, help="language-model layers of the tiny model (default 2)")
     p.add_argument("--recipes", help="folder holding paper/*.yaml (default: the repository's recipes/)")
     p.add_argument("--sft-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override an SFT config key (repeatable), e.g. --sft-set learning_rate=5e-4")
@@ -63,7 +67,9 @@ def _run(args) -> int:
                            steps=args.steps, sft_steps=args.sft_steps, sft=args.sft, seed=args.seed, tasks=tasks,
                            per_scene=args.per_scene, frames=args.frames, video_frames=args.video_frames,
                            video_size=args.video_size, eval_style=args.eval_style, eval_limit=args.eval_limit,
-                           eval_batch_size=args.eval_batch_size, workers=args.workers, recipes=args.recipes,
+                           eval_batch_size=args.eval_batch_size, workers=args.workers, threads=args.threads,
+                           tiny_hidden_size=args.tiny_hidden_size, tiny_layers=args.tiny_layers,
+                           recipes=args.recipes,
                            sft_overrides=args.sft_set, grpo_overrides=args.grpo_set)
     summary = run_quickstart(cfg)
     import json

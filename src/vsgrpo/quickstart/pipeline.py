@@ -79,15 +79,15 @@ class Profile:
 
 # Tuned to finish in about 10-15 minutes on 2 CPU cores (docs/quickstart.md has the measurements).
 TINY = Profile(
-    scenes=10, heldout_scenes=4, sft_steps=80, steps=40, tasks=PAPER_TASKS, per_scene=6,
-    video_frames=16, video_size=(160, 120), frames=4, eval_style="train", eval_batch_size=8,
+    scenes=20, heldout_scenes=6, sft_steps=100, steps=250, tasks=PAPER_TASKS, per_scene=6,
+    video_frames=48, video_size=(160, 120), frames=4, eval_style="train", eval_batch_size=8,
     sft_recipe=None, grpo_recipe=None,
     sft=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-3,
-             per_device_train_batch_size=8, save_steps=20, save_total_limit=1, logging_steps=1,
+             per_device_train_batch_size=8, save_steps=50, save_total_limit=1, logging_steps=1,
              report_to=["jsonl"]),
-    grpo=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-4,
-              num_generations=8, per_device_train_batch_size=16, max_completion_length=8, temperature=1.0,
-              beta=1e-4, loss_type="grpo", save_steps=10, save_total_limit=1, logging_steps=1,
+    grpo=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=2e-4,
+              num_generations=8, per_device_train_batch_size=32, max_completion_length=8, temperature=1.0,
+              beta=1e-4, loss_type="grpo", save_steps=50, save_total_limit=1, logging_steps=1,
               report_to=["jsonl"]),
 )
 
@@ -122,6 +122,9 @@ class QuickstartConfig:
     eval_limit: int | None = None
     eval_batch_size: int | None = None
     workers: int = 0  # synth processes (0: one per core, at most 4)
+    threads: int | None = None  # torch CPU threads (tiny profile default 1; else torch's default)
+    tiny_hidden_size: int | None = None  # tiny model width / language layers (default: TINY_MODEL)
+    tiny_layers: int | None = None
     recipes: str | None = None  # folder holding paper/*.yaml (default: the repository's recipes/)
     sft_overrides: list[str] = field(default_factory=list)  # key=value on the SFT config
     grpo_overrides: list[str] = field(default_factory=list)
@@ -180,10 +183,10 @@ class QuickstartConfig:
 class Stage:
     name: str
     title: str
-    key: dict  # settings (and upstream keys) the output depends on
+    key: Callable[[], dict]  # settings (and upstream keys) the output depends on
     run: Callable[[], dict]  # does the work; returns details kept in the marker
     owns: tuple[Path, ...] = ()  # folders removed before a redo with other settings
-    resumable: bool = False  # an interrupted run may continue in its folder (training checkpoints)
+    resumable: bool = False  # an interrupted run continues in its folder (synth scenes, eval samples, checkpoints)
 
 
 def _digest(obj) -> str:
@@ -217,10 +220,14 @@ class Pipeline:
 
     # ---- helpers
 
-    def _add(self, name: str, title: str, key: dict, run, *, after: tuple[str, ...] = (), owns=(),
+    def _add(self, name: str, title: str, key, run, *, after: tuple[str, ...] = (), owns=(),
              resumable=False) -> None:
-        full = {"stage": name, **key, "after": {a: self._keys[a] for a in after}}
-        self._keys[name] = _digest(full)
+        """``key``: a dict, or a function returning one, called when the stage is reached (after its inputs
+        exist); the stage's full key adds the keys of the stages in ``after``."""
+        def full() -> dict:
+            own = key() if callable(key) else key
+            return {"stage": name, **own, "after": {a: self._keys[a] for a in after}}
+
         self.stages.append(Stage(name, title, full, run, tuple(owns), resumable))
 
     def recipes_dir(self) -> Path:
@@ -238,6 +245,14 @@ class Pipeline:
             raise VsgrpoError(f"recipe {p} not found; pass --recipes DIR (the folder holding {rel})")
         return p
 
+    def tiny_model_settings(self) -> dict:
+        kw = dict(TINY_MODEL)
+        if self.config.tiny_hidden_size:
+            kw["hidden_size"] = self.config.tiny_hidden_size
+        if self.config.tiny_layers:
+            kw["num_hidden_layers"] = self.config.tiny_layers
+        return kw
+
     def model_path(self) -> str:
         return str(self.paths["base_model"]) if self.config.model is None else self.config.model
 
@@ -252,11 +267,11 @@ class Pipeline:
         self._add("synth_train", f"procedural rooms for training ({s['scenes']} scenes)",
                   dict(synth, scenes=s["scenes"], seed=s["seed"]), lambda: self._synth("train_root", s["scenes"],
                                                                                       s["seed"]),
-                  owns=(p["train_root"],))
+                  owns=(p["train_root"],), resumable=True)
         self._add("synth_heldout", f"held-out procedural rooms ({s['heldout_scenes']} scenes)",
                   dict(synth, scenes=s["heldout_scenes"], seed=s["seed"] + HELDOUT_SEED_OFFSET),
                   lambda: self._synth("heldout_root", s["heldout_scenes"], s["seed"] + HELDOUT_SEED_OFFSET),
-                  owns=(p["heldout_root"],))
+                  owns=(p["heldout_root"],), resumable=True)
         self._add("questions_train", "training questions (VSI-100k style)",
                   dict(tasks=s["tasks"], per_scene=s["per_scene"], seed=s["seed"], style="train"),
                   lambda: self._questions("train_root", "train_q", "train"), after=("synth_train",),
@@ -266,31 +281,32 @@ class Pipeline:
                   lambda: self._questions("heldout_root", "heldout_q", "bench"), after=("synth_heldout",),
                   owns=(p["heldout_q"],))
         if self.config.model is None:
-            self._add("base_model", "tiny base model", dict(TINY_MODEL, seed=s["seed"]), self._tiny_model,
+            self._add("base_model", "tiny base model", dict(self.tiny_model_settings(), seed=s["seed"]),
+                      self._tiny_model,
                       owns=(p["base_model"],))
             model_after: tuple[str, ...] = ("base_model",)
         else:
             model_after = ()
         self._add("eval_base", "evaluate the base model on the held-out benchmark", self._eval_key("base"),
                   lambda: self._eval("base", self.model_path()), after=model_after + ("questions_heldout",),
-                  owns=(self.eval_dir("base"),))
+                  owns=(self.eval_dir("base"),), resumable=True)
         start, start_after = self.model_path(), model_after
         if s["sft"]:
             steps = f"{s['sft_steps']} steps" if s["sft_steps"] else "recipe steps"
-            self._add("train_sft", f"SFT warm start ({steps})", self._train_key("sft", start),
+            self._add("train_sft", f"SFT warm start ({steps})", lambda: self._train_key("sft", start),
                       lambda: self._train("sft"), after=start_after + ("questions_train",), owns=(p["sft"],),
                       resumable=True)
             self._add("eval_sft", "evaluate the SFT model", self._eval_key("sft"),
                       lambda: self._eval("sft", self._trained_model("sft")),
-                      after=("train_sft", "questions_heldout"), owns=(self.eval_dir("sft"),))
+                      after=("train_sft", "questions_heldout"), owns=(self.eval_dir("sft"),), resumable=True)
             start, start_after = self._trained_model_path("sft"), ("train_sft",)
         steps = f"{s['steps']} steps" if s["steps"] else "recipe steps"
-        self._add("train_grpo", f"GRPO ({steps})", self._train_key("grpo", start),
+        self._add("train_grpo", f"GRPO ({steps})", lambda st=start: self._train_key("grpo", st),
                   lambda: self._train("grpo"), after=start_after + ("questions_train",), owns=(p["grpo"],),
                   resumable=True)
         self._add("eval_grpo", "evaluate the GRPO model", self._eval_key("grpo"),
                   lambda: self._eval("grpo", self._trained_model("grpo")),
-                  after=("train_grpo", "questions_heldout"), owns=(self.eval_dir("grpo"),))
+                  after=("train_grpo", "questions_heldout"), owns=(self.eval_dir("grpo"),), resumable=True)
 
     # ---- stage bodies
 
@@ -324,7 +340,7 @@ class Pipeline:
     def _tiny_model(self) -> dict:
         from ..models.tiny import build_tiny_model
 
-        kw = dict(TINY_MODEL)
+        kw = self.tiny_model_settings()
         build_tiny_model(kw.pop("family"), self.paths["base_model"], tokenizer=kw.pop("tokenizer"),
                          seed=self.s["seed"], **kw)
         return {}
@@ -336,11 +352,15 @@ class Pipeline:
         cfg = self._train_config("grpo", self.model_path())
         return {k: v for k, v in (("min_pixels", cfg.min_pixels), ("max_pixels", cfg.max_pixels)) if v}
 
-    def _eval_key(self, stage: str) -> dict:
-        # Frames, pixel budget, prompt mode and dtype of the evaluation follow the GRPO settings.
-        return dict(style=self.s["eval_style"], limit=self.s["eval_limit"], batch=self.s["eval_batch_size"],
-                    train_settings=self._train_key("grpo", "-"),
-                    model=self.config.model if stage == "base" else stage)
+    def _eval_key(self, stage: str):
+        def key() -> dict:
+            # Frames, pixel budget, prompt mode and dtype of the evaluation follow the GRPO settings.
+            cfg = self._train_config("grpo", self.model_path())
+            return dict(style=self.s["eval_style"], limit=self.s["eval_limit"], batch=self.s["eval_batch_size"],
+                        frames=self._frames(), pixels=self._pixels(), mode=cfg.mode, dtype=cfg.dtype,
+                        model=self.config.model if stage == "base" else stage)
+
+        return key
 
     def _eval(self, stage: str, model: str) -> dict:
         from ..eval import run_eval
@@ -381,8 +401,12 @@ class Pipeline:
 
     def _train_key(self, method: str, model: str) -> dict:
         recipe, overrides = self._train_spec(method, model)
+        # Paths under --out are left out (the same run moved or named ./out vs out stays done); the start
+        # model is named by the upstream stage keys, or by the user's --model.
+        where = ("data=", "video_root=", "output_dir=", "model=")
+        kept = [o for o in overrides if not o.startswith(where)]
         return {"method": method, "recipe": recipe.read_text(encoding="utf-8") if recipe else None,
-                "overrides": overrides}
+                "overrides": kept, "start": self.config.model if model == self.config.model else "pipeline"}
 
     def _train(self, method: str) -> dict:
         from ..train.runner import last_checkpoint, run_grpo, run_sft
@@ -410,46 +434,58 @@ class Pipeline:
     def marker(self, stage: Stage) -> Path:
         return self.out / MARKER_DIR / f"{stage.name}.json"
 
-    def _done(self, stage: Stage) -> dict | None:
-        m = self.marker(stage)
+    def _set_threads(self) -> None:
+        # A tiny model's ops are far too small to gain from intra-op threads, and on a busy machine
+        # OpenMP threads waiting for each other make a step 5-10x slower (measured: docs/quickstart.md).
+        threads = self.config.threads or (1 if self.config.model is None else None)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+
+    def _done(self, stage: Stage, key: str) -> dict | None:
         try:
-            rec = json.loads(m.read_text(encoding="utf-8"))
+            rec = json.loads(self.marker(stage).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return rec if rec.get("key") == _digest(stage.key) else None
+        return rec if rec.get("key") == key else None
 
-    def _started_matches(self, stage: Stage) -> bool:
+    def _started_matches(self, stage: Stage, key: str) -> bool:
         try:
             rec = json.loads(self.marker(stage).with_suffix(".started").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        return rec.get("key") == _digest(stage.key)
+        return rec.get("key") == key
 
     def run(self) -> dict:
         """Run every stage not finished yet, then the report. Returns the summary (also ``summary.json``)."""
         ensure_writable_dir(self.out)
         ensure_writable_dir(self.out / MARKER_DIR)
+        self._set_threads()
         t_all = time.perf_counter()
         timings = []
         n = len(self.stages) + 1
         for i, stage in enumerate(self.stages, 1):
-            done = self._done(stage)
+            settings = stage.key()
+            key = _digest(settings)
+            self._keys[stage.name] = key
+            done = self._done(stage, key)
             if done is not None:
                 _log(f"[{i}/{n}] {stage.title}: done earlier ({done['seconds']:.1f} s), skipped")
                 timings.append({"name": stage.name, "title": stage.title, "seconds": done["seconds"],
                                 "reused": True})
                 continue
-            if not (stage.resumable and self._started_matches(stage)):
+            if not (stage.resumable and self._started_matches(stage, key)):
                 for d in stage.owns:  # other settings (or a torn run): start this stage afresh
                     if d.exists():
                         shutil.rmtree(d)
-            write_json(self.marker(stage).with_suffix(".started"), {"key": _digest(stage.key)})
+            self.marker(stage).unlink(missing_ok=True)
+            write_json(self.marker(stage).with_suffix(".started"), {"key": key})
             _log(f"[{i}/{n}] {stage.title} ...")
             t0 = time.perf_counter()
             info = stage.run()
             seconds = time.perf_counter() - t0
-            write_json(self.marker(stage), {"key": _digest(stage.key), "seconds": seconds, "info": info,
-                                            "settings": stage.key})
+            write_json(self.marker(stage), {"key": key, "seconds": seconds, "info": info, "settings": settings})
             _log(f"[{i}/{n}] {stage.title}: {seconds:.1f} s")
             timings.append({"name": stage.name, "title": stage.title, "seconds": seconds, "reused": False})
         _log(f"[{n}/{n}] report ...")
@@ -477,7 +513,8 @@ class Pipeline:
                 data[split] = {"scenes": d.get("scenes"), "questions": d.get("questions"),
                                "counts": {k: v for k, v in (d.get("counts") or {}).items() if v}}
         s = self.s
-        settings = {"profile": s["profile"], "model": self.config.model or f"tiny {TINY_MODEL}",
+        settings = {"profile": s["profile"], "model": self.config.model or "tiny random " + ", ".join(
+                        f"{k} {v}" for k, v in self.tiny_model_settings().items()),
                     "seed": s["seed"], "tasks": ",".join(s["tasks"]), "frames per question": self._frames(),
                     "video": f"{s['video_frames']} frames, {s['video_size'][0]}x{s['video_size'][1]}",
                     "evaluation prompts": s["eval_style"]}

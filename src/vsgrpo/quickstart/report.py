@@ -286,6 +286,12 @@ def to_html(doc: Doc, title: str) -> str:
 # the report
 
 
+def _monitor_names() -> set[str]:
+    from ..rewards import MONITORS
+
+    return {f.__name__ for f in MONITORS}
+
+
 def _duration(seconds: float) -> str:
     seconds = float(seconds)
     if seconds < 60:
@@ -350,9 +356,13 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
         names = reward_names(rows)
         if names:
             first = rows[0]
-            doc.table(["reward", "first step", "last step"],
-                      [[n, fmt(first.get(f"rewards/{n}/mean"), 3), fmt(last.get(f"rewards/{n}/mean"), 3)]
-                       for n in names])
+            monitors = _monitor_names()
+            doc.table(["reward", "first step", "last step", "role"],
+                      [[n, fmt(first.get(f"rewards/{n}/mean"), 3), fmt(last.get(f"rewards/{n}/mean"), 3),
+                        "monitor (weight 0)" if n in monitors else "optimised"] for n in names], align_right_from=1)
+            if any(n in monitors for n in names):
+                doc.p("Monitors are logged, not optimised: the reward-hacking signs the paper reports (empty "
+                      "reasoning, repeated tags) and the completion length in characters.")
             p = plot_rewards(rows, plots / f"{stage}_rewards.png", title=f"{stage}: reward per function")
             if p:
                 doc.img(p, f"{stage} reward curves")

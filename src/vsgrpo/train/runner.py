@@ -172,7 +172,7 @@ def run_grpo(cfg: GRPOConfig, *, resume: bool = False, callbacks: list | None = 
     from ..rewards import default_rewards
     from .data import VideoLoader, to_dataset
     from .grpo import VideoGRPOTrainer
-    from .logging import SampleLogger
+    from .samples import SampleLogger
 
     model, processor, peft_config = _model(cfg)
     funcs, weights = default_rewards(cfg.mode, na_shape=cfg.na_shape, na_tolerance=cfg.na_tolerance,

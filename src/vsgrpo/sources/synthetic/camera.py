@@ -4,8 +4,12 @@
 2. Waypoints spread over it by farthest-point sampling, visited in nearest-neighbour order,
    joined by shortest paths on a 10 cm grid (so the path never cuts through furniture).
 3. The path is smoothed and resampled at constant speed, one pose per frame.
-4. The view turns with the walking direction plus a slow left-right sweep (a person scanning
-   the room), pitched a little down, with small smooth hand shake.
+4. The view turns with the walking direction plus a left-right sweep (a person scanning the
+   room), pitched a little down, with small smooth hand shake, never faster than ``MAX_TURN``.
+5. A video of ``PAN_MIN_FRAMES`` or more opens on a narrow view (few categories, 90-180 degrees
+   away from the walking direction) and pans slowly into the walk's heading, so the room is
+   revealed gradually, as in a real handheld scan, rather than half of it in the first second
+   (appearance-order questions need categories that first appear more than 1 s apart).
 
 Poses are camera-to-world in the OpenCV convention (x right, y down, z forward).
 """
@@ -25,10 +29,14 @@ from .placement import Placed
 CELL = 0.1
 MAX_STEP = 0.1  # metres per frame on average: a calm walk at 10 fps
 PAN_RATE = np.deg2rad(3.0)  # radians per frame of the opening pan: 30 deg/s at 10 fps
-MIN_PAN = np.deg2rad(90)  # the opening pan turns at least this far
+PAN_SHARE = 0.5  # ... or faster, so that it takes at most this share of the video
+PAN_MIN_FRAMES = 60  # shorter clips (6 s at 10 fps) open straight on the room: too short to reveal it
+MIN_PAN_DEG, MAX_PAN_DEG = 90, 180  # extent of the opening pan
+MIN_VIEW = 1.2  # metres: an opening view closer than this (on average over the field of view) is a blank wall
 SWEEPS = (2.0, 4.0)  # left-right sweeps per walk
 SWEEP_DEG = (60, 90)  # their amplitude
 HFOV_DEG = 66.0
+MAX_TURN = np.deg2rad(15.0)  # radians per frame: the fastest turn of the head (150 deg/s at 10 fps)
 
 
 def free_floor(room: Polygon, objects: list[Placed], wall_margin: float = 0.5, object_margin: float = 0.4) -> Polygon:
@@ -185,24 +193,56 @@ def _open_view(xy: np.ndarray, yaw: np.ndarray, seg: np.ndarray, min_view: float
     return out
 
 
-def _reveal_offset(p: np.ndarray, yaw0: float, seg: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Yaw added to the walk's headings so the video opens on a close wall and pans into the room.
+def _in_view_counts(p: np.ndarray, headings: np.ndarray, seg: np.ndarray, objects: list[Placed]) -> np.ndarray:
+    """How many categories a camera at ``p`` sees for each heading (roughly: an object counts when
+    its footprint overlaps the horizontal field of view and is not behind a wall or tall furniture)."""
+    seen: list[set[str]] = [set() for _ in headings]
+    for o in objects:
+        v = np.asarray(o.center) - p
+        d = float(np.hypot(*v))
+        radius = 0.5 * float(np.hypot(o.size[0], o.size[1]))
+        bearing = float(np.arctan2(v[1], v[0]))
+        if d < 1e-6 or d - radius > _free_distance(p, np.array([bearing]), seg)[0] + 0.05:
+            continue
+        off = np.abs((bearing - headings + np.pi) % (2 * np.pi) - np.pi)
+        for k in np.nonzero(off <= np.deg2rad(HFOV_DEG / 2) + np.arcsin(min(1.0, radius / d)))[0]:
+            seen[k].add(o.category)
+    return np.array([len(c) for c in seen])
 
-    The first view is the heading whose field of view meets walls/furniture closest; the offset
-    to the walk's own heading then shrinks at ``PAN_RATE`` (a slow scanning pan), so the room's
-    categories come into view one after another, as in a handheld scan, not all in frame 0."""
-    headings = np.deg2rad(np.arange(0, 360, 5.0))
-    dist = np.minimum(_free_distance(p, headings, seg), 8.0)
-    half = int(round(HFOV_DEG / 2 / 5))
-    cone = np.mean([np.roll(dist, k) for k in range(-half, half + 1)], axis=0)
-    start = headings[int(np.argmin(cone))]
-    off = (start - yaw0 + np.pi) % (2 * np.pi) - np.pi  # (-pi, pi]
-    if abs(off) < MIN_PAN:  # a close wall ahead anyway: pan the long way round to reveal the room
-        off -= np.sign(off or rng.choice([-1.0, 1.0])) * 2 * np.pi
-    elif abs(abs(off) - np.pi) < np.deg2rad(20):  # straight behind: either way round
-        off = rng.choice([-1.0, 1.0]) * abs(off)
-    k = np.arange(n)
-    return np.sign(off) * np.maximum(abs(off) - PAN_RATE * k, 0.0)
+
+def _opening_pan(p: np.ndarray, yaw: np.ndarray, seg: np.ndarray, objects: list[Placed],
+                 rng: np.random.Generator) -> np.ndarray:
+    """The walk's headings ``yaw``, opening instead on a narrow view and a slow pan into the room.
+
+    The first view is the heading (90-180 degrees from the walk's) that shows the fewest
+    categories, not a blank wall at arm's length; from there the camera pans at a constant
+    ``PAN_RATE`` (faster in clips too short for it) until it meets the walk's own heading, so the
+    room's categories come into view one after another, as in a handheld scan, not all in frame 0."""
+    turns = np.deg2rad(np.arange(MIN_PAN_DEG, MAX_PAN_DEG + 1, 5.0))
+    turns = np.r_[turns, -turns]  # the pan's extent, either way round
+    heads = yaw[0] + turns
+    cone = np.mean([_free_distance(p, heads + np.deg2rad(a), seg)
+                    for a in np.linspace(-HFOV_DEG / 2, HFOV_DEG / 2, 7)], axis=0)
+    score = (_in_view_counts(p, heads, seg, objects) + (cone < MIN_VIEW) + 0.2 * np.abs(turns)
+             + rng.uniform(0, 0.05, len(turns)))
+    off = turns[int(np.argmin(score))]
+    sign = np.sign(off)
+    rate = max(PAN_RATE, abs(off) / (PAN_SHARE * len(yaw)))  # a short clip still shows the room
+    pan = yaw[0] + off - sign * rate * np.arange(len(yaw))
+    ahead = sign * (pan - yaw) > 0  # still turning towards the walk's heading
+    meet = int(np.argmin(ahead)) if not ahead.all() else len(yaw)
+    out = yaw.copy()
+    out[:meet] = pan[:meet]
+    return out
+
+
+def _limit_rate(yaw: np.ndarray, max_step: float) -> np.ndarray:
+    """Follow ``yaw`` turning at most ``max_step`` radians per frame: where the open-view rule
+    swaps sides, a person turns quickly, not instantly."""
+    out = yaw.copy()
+    for k in range(1, len(out)):
+        out[k] = out[k - 1] + np.clip(yaw[k] - out[k - 1], -max_step, max_step)
+    return out
 
 
 def camera_walk(room: Polygon, objects: list[Placed], n_frames: int, rng: np.random.Generator,
@@ -232,7 +272,9 @@ def camera_walk(room: Polygon, objects: list[Placed], n_frames: int, rng: np.ran
     diag = float(np.hypot(*(np.array(room.bounds[2:]) - room.bounds[:2])))
     seg = _segments(room, objects)
     yaw = np.unwrap(_open_view(xy, yaw, seg, min_view=max(1.5, 0.4 * diag)))
-    yaw = yaw + _reveal_offset(xy[0], yaw[0], seg, n, rng)
+    if n >= PAN_MIN_FRAMES:
+        yaw = _opening_pan(xy[0], yaw, seg, objects, rng)
+    yaw = _limit_rate(yaw, MAX_TURN)
     yaw = gaussian_filter1d(yaw, max(1.5, n / 60), mode="nearest") + _smooth_noise(rng, n, 3, 0.01)
     pitch = np.deg2rad(-14 + 7 * np.sin(2 * np.pi * rng.uniform(1, 2) * t + rng.uniform(0, 6))) + _smooth_noise(rng, n, 3, 0.008)
     roll = _smooth_noise(rng, n, 4, 0.01)
