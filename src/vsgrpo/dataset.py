@@ -192,22 +192,28 @@ def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig) 
 # verify
 
 
-def read_questions(path: str | os.PathLike):
-    """A VSI-Bench-format parquet as a DataFrame, with a clear error for a wrong file."""
+def read_questions(path: str | os.PathLike, *, required: Iterable[str] = REQUIRED_COLUMNS,
+                   what: str = "questions file"):
+    """A VSI-Bench-format parquet as a DataFrame, with a clear error for a wrong file.
+
+    The one reader behind ``data verify``, ``eval`` and training data, so every command rejects
+    a wrong file the same way. ``what`` names the file in messages.
+    """
     import pandas as pd
     import pyarrow as pa
 
     path = Path(path)
+    required = tuple(required)
     if not path.is_file():
-        raise VsgrpoError(f"questions file not found: {path}")
+        raise VsgrpoError(f"{what} not found: {path}")
     try:
         df = pd.read_parquet(path)
     except (OSError, ValueError, pa.ArrowException) as e:
         raise VsgrpoError(f"{path} is not a readable parquet file ({str(e).splitlines()[0][:120]})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    missing = [c for c in required if c not in df.columns]
     if missing:
-        raise VsgrpoError(f"{path} lacks the column(s) {', '.join(missing)}; a VSI-Bench parquet needs "
-                          f"{', '.join(REQUIRED_COLUMNS)}")
+        raise VsgrpoError(f"{path} lacks column(s) {', '.join(missing)}; a VSI-Bench parquet needs "
+                          f"{', '.join(required)}")
     return df
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from .. import metrics
 from ..answers import PARSERS
+from ..dataset import REQUIRED_COLUMNS as QUESTION_COLUMNS
+from ..dataset import read_questions
 from ..errors import VsgrpoError
 
-QUESTION_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth", "options")
 
 
 @dataclass(frozen=True)
@@ -33,19 +34,7 @@ class ScoringConfig:
 
 def load_questions(path: str | os.PathLike, *, limit: int | None = None) -> list[dict]:
     """Questions of a VSI-Bench-schema parquet as dicts (options as a list or ``None``), file order."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise VsgrpoError(f"questions file not found: {path}")
-    try:
-        df = pd.read_parquet(path)
-    except Exception as e:  # pyarrow raises several types for a non-parquet file
-        raise VsgrpoError(f"cannot read {path} as parquet: {e}") from None
-    missing = [c for c in QUESTION_COLUMNS if c not in df.columns]
-    if missing:
-        raise VsgrpoError(f"{path} lacks column(s) {', '.join(missing)}; expected the VSI-Bench schema "
-                          f"({', '.join(QUESTION_COLUMNS)})")
+    df = read_questions(path, required=QUESTION_COLUMNS)
     if limit is not None:
         if limit < 1:
             raise VsgrpoError(f"--limit must be at least 1, got {limit}")

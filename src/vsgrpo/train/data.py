@@ -47,18 +47,11 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
               question_types: list[str] | None = None, max_samples: int = 0, seed: int = 0,
               check_videos: bool = True) -> list[dict]:
     """Rows ready for training, as dicts (see the module doc). Errors name what to fix."""
-    import pandas as pd
+    from ..dataset import read_questions
 
     path = Path(data)
-    if not path.is_file():
-        raise VsgrpoError(f"training data not found: {path} (build it: vsgrpo data build --style train)")
-    try:
-        df = pd.read_parquet(path)
-    except Exception as e:  # pyarrow raises several types for a non-parquet file
-        raise VsgrpoError(f"cannot read {path} as parquet: {e}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise VsgrpoError(f"{path} lacks column(s) {', '.join(missing)}; expected the VSI-Bench schema")
+    df = read_questions(path, required=REQUIRED_COLUMNS,
+                        what="training data (build it: vsgrpo data build --style train)")
     if question_types:
         df = df[df["question_type"].isin(question_types)]
     root = Path(video_root) if video_root else default_video_root(path)
