@@ -28,8 +28,8 @@ def register(subparsers) -> None:
                                    "it on CPU)")
     p.add_argument("--scenes", type=int, help="training scenes (default: tiny 20, real model 200)")
     p.add_argument("--heldout-scenes", type=int, help="held-out scenes (default: tiny 6, real model 40)")
-    p.add_argument("--steps", type=int, help="GRPO optimizer steps (default: tiny 250, real model the recipe's)")
-    p.add_argument("--sft-steps", type=int, help="SFT warm-start steps (default: tiny 100, real model the recipe's)")
+    p.add_argument("--steps", type=int, help="GRPO optimizer steps (default: tiny 400, real model the recipe's)")
+    p.add_argument("--sft-steps", type=int, help="SFT warm-start steps (default: tiny 200, real model the recipe's)")
     p.add_argument("--sft", choices=("auto", "on", "off"), default="auto",
                    help="SFT warm start before GRPO (auto: on for the tiny model, off for a real one)")
     p.add_argument("--seed", type=int, default=0, help="seed of scenes, questions and training (default 0)")

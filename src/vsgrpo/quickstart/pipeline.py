@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -77,9 +76,9 @@ class Profile:
     grpo: dict = field(default_factory=dict)
 
 
-# Tuned to finish in about 10-15 minutes on 2 CPU cores (docs/quickstart.md has the measurements).
+# Tuned to finish in about 5 minutes on 2 idle CPU cores (docs/quickstart.md has the measurements).
 TINY = Profile(
-    scenes=20, heldout_scenes=6, sft_steps=100, steps=250, tasks=PAPER_TASKS, per_scene=6,
+    scenes=20, heldout_scenes=6, sft_steps=200, steps=400, tasks=PAPER_TASKS, per_scene=6,
     video_frames=48, video_size=(160, 120), frames=4, eval_style="train", eval_batch_size=8,
     sft_recipe=None, grpo_recipe=None,
     sft=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-3,
@@ -552,10 +551,3 @@ def run_quickstart(config: QuickstartConfig | None = None, **kwargs) -> dict:
         config = QuickstartConfig(**kwargs)
     return Pipeline(config).run()
 
-
-def environment_note() -> str:
-    """Threads and device, for the log (quickstart timings depend on them)."""
-    import torch
-
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
-    return f"device {dev}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
