@@ -65,7 +65,7 @@ def test_report_numbers_match_the_stage_outputs(tmp_path):
         assert cells == expected
         assert f"<td>{stage}</td>" in page
     assert "grpo 33.4" in md and "sft 21.2" in md  # the summary line, same numbers
-    # GRPO reward table: first and last logged steps of each reward function (the torn line is skipped).
+    # GRPO reward table: means over the first and last tenth of logged steps (4 steps: one each; the torn line is skipped).
     assert re.search(r"^\| accuracy \| 0\.100 \| 0\.400 \| optimised \|$", md, re.M)
     assert re.search(r"^\| format \| 0\.200 \| 0\.200 \| optimised \|$", md, re.M)
     assert "1 min 15.5 s" in md
@@ -94,3 +94,12 @@ def test_read_metrics_skips_summary_and_torn_rows(tmp_path):
 @pytest.mark.parametrize("value,text", [(None, "-"), (0, "0.0"), (33.35, "33.4"), (100.0, "100.0")])
 def test_fmt(value, text):
     assert fmt(value) == text
+
+
+def test_reward_table_averages_first_and_last_tenth():
+    from vsgrpo.quickstart.report import _edge_mean
+
+    rows = [{"step": i + 1, "rewards/accuracy/mean": float(i)} for i in range(40)] + [{"step": 41, "loss": 0.1}]
+    assert _edge_mean(rows, "rewards/accuracy/mean", first=True) == 1.5    # steps 1-4: 0,1,2,3
+    assert _edge_mean(rows, "rewards/accuracy/mean", first=False) == 37.5  # steps 37-40
+    assert _edge_mean(rows, "kl", first=True) is None

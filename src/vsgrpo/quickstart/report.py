@@ -48,6 +48,16 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
     return [by_step[s] for s in sorted(by_step)]
 
 
+def _edge_mean(rows: list[dict], key: str, *, first: bool) -> float | None:
+    """Mean of ``key`` over the first (or last) tenth of the logged steps that carry it."""
+    vals = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+    if not vals:
+        return None
+    k = max(1, round(len(vals) / 10))
+    part = vals[:k] if first else vals[-k:]
+    return sum(part) / len(part)
+
+
 def reward_names(rows: list[dict]) -> list[str]:
     """Reward functions logged by TRL as ``rewards/<name>/mean``, in first-seen order."""
     names: list[str] = []
@@ -355,10 +365,11 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
         last = rows[-1]
         names = reward_names(rows)
         if names:
-            first = rows[0]
             monitors = _monitor_names()
-            doc.table(["reward", "first step", "last step", "role"],
-                      [[n, fmt(first.get(f"rewards/{n}/mean"), 3), fmt(last.get(f"rewards/{n}/mean"), 3),
+            # One step's reward is a handful of questions: compare the first and last tenth of training.
+            doc.table(["reward", "first 10% of steps (mean)", "last 10% of steps (mean)", "role"],
+                      [[n, fmt(_edge_mean(rows, f"rewards/{n}/mean", first=True), 3),
+                        fmt(_edge_mean(rows, f"rewards/{n}/mean", first=False), 3),
                         "monitor (weight 0)" if n in monitors else "optimised"] for n in names], align_right_from=1)
             if any(n in monitors for n in names):
                 doc.p("Monitors are logged, not optimised: the reward-hacking signs the paper reports (empty "
