@@ -198,3 +198,35 @@ def test_walk_reveals_the_room_gradually():
     early, yields = _appearance_stats(seed=2, n_scenes=8)
     assert np.median(early) < 0.3, early
     assert yields.sum() >= 4, yields
+
+
+_RENDER_THEN_MODEL = """
+import pathlib, sys
+import torch
+from vsgrpo.sources.synthetic import SynthConfig, generate_dataset
+from vsgrpo.video import read_frames
+root = pathlib.Path(sys.argv[1])
+generate_dataset(root / "synth", SynthConfig(scenes=1, workers=1, frames=24, width=160, height=120),
+                 show_progress=False)
+from vsgrpo.models import inputs as I
+from vsgrpo.models.loading import load_model_and_processor
+from vsgrpo.models.tiny import build_tiny_model
+model, processor = load_model_and_processor(build_tiny_model("qwen2_vl", root / "m", tokenizer="small"))
+frames, fps = read_frames(next((root / "synth" / "videos").rglob("*.mp4")), 4)
+logits = model(**I.encode_prompts(processor, ["How many chairs?"], [frames], [fps])).logits
+assert torch.isfinite(logits).all()
+print("forward ok", tuple(logits.shape))
+"""
+
+
+def test_render_in_process_then_model_forward(tmp_path):
+    """Rendering in-process, then loading a Qwen-VL model, must not segfault (Mesa's global
+    libLLVM used to clash with triton's LLVM; see render._load_triton_first). Runs in a child
+    so a crash fails this test instead of killing pytest."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", _RENDER_THEN_MODEL, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    assert "forward ok (1, " in proc.stdout

@@ -318,8 +318,8 @@ class Pipeline:
         w, h = self.s["video_size"]
         cfg = SynthConfig(scenes=scenes, seed=seed, frames=self.s["video_frames"], width=w, height=h,
                           workers=self.config.workers)
-        # Render in a child process: Mesa's llvmpipe (loaded by in-process rendering) and torch in one
-        # process crash (segfault) when transformers' model code is imported afterwards.
+        # Render in a child process so Mesa and the renderer's memory stay out of the process that
+        # later trains (in-process rendering is safe too: see render._load_triton_first).
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             names = pool.submit(generate_dataset, str(self.paths[root]), cfg).result()
         return {"scenes": names}

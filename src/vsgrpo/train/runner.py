@@ -141,7 +141,28 @@ def _prepare_output(cfg: TrainConfig, resume: bool) -> Path | None:
     return ckpt
 
 
+def _compact_progress(trainer) -> None:
+    """Show the key metrics on the progress bar instead of printing every log dict.
+
+    Full logs still go to metrics.jsonl and TensorBoard; a dict per step on stdout buries the bar.
+    """
+    from transformers.trainer_callback import ProgressCallback
+
+    class CompactProgress(ProgressCallback):
+        KEYS = ("loss", "reward", "kl")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and self.training_bar is not None and logs:
+                self.training_bar.set_postfix({k: f"{logs[k]:.4g}" for k in self.KEYS
+                                               if isinstance(logs.get(k), (int, float))}, refresh=False)
+
+    if any(isinstance(cb, ProgressCallback) for cb in trainer.callback_handler.callbacks):
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(CompactProgress)
+
+
 def _finish(trainer, processor, cfg: TrainConfig, ckpt) -> Path:
+    _compact_progress(trainer)
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))

@@ -94,8 +94,27 @@ def projection(K: np.ndarray, width: int, height: int, near: float = NEAR, far: 
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
+def _load_triton_first() -> None:
+    """Load triton's bundled LLVM before Mesa's, so both can live in one process.
+
+    Mesa loads its driver with ``RTLD_GLOBAL``, which puts the system ``libLLVM`` in the global
+    symbol scope. A later ``libtriton.so`` (imported by torch/transformers model code) would then
+    bind its LLVM symbols to that other LLVM version and segfault in its static initialisers.
+    Loaded first (Python uses ``RTLD_NOW``), triton binds to its own copy. Costs ~0.1 s.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        return
+    try:
+        import triton  # noqa: F401
+    except Exception:  # a broken triton install is not the renderer's problem
+        pass
+
+
 def create_context():
     """A headless OpenGL 3.3 context (EGL). Fails with a message saying what to install."""
+    _load_triton_first()
     try:
         import moderngl
     except ImportError:
