@@ -31,7 +31,7 @@ import numpy as np
 from .assemble import DECODE_AT_LEAST, SKY_DIRECTIONS, FrameSeq, Instance, RawScene
 from .errors import IngestError
 from .labels import LabelMap
-from .rawio import image_size, read_depth, read_image, read_json, read_ply, require
+from .rawio import image_size, read_depth, read_image, read_json, read_obb, read_ply, require
 from .scannetpp import fps_from_times
 
 DATASET = "arkitscenes"
@@ -127,13 +127,7 @@ class Loader:
                 continue
             seg = obj.get("segments") or {}
             obb = seg.get("obbAligned") or seg.get("obb")
-            try:
-                box = (np.asarray(obb["centroid"], float).reshape(3), np.asarray(obb["axesLengths"], float).reshape(3),
-                       np.asarray(obb["normalizedAxes"], float).reshape(3, 3))
-            except (KeyError, TypeError, ValueError):
-                raise IngestError(anno_path,
-                                  f"data[{k}] ({obj.get('label')!r}): segments.obbAligned needs "
-                                  "centroid, axesLengths, normalizedAxes") from None
+            box = read_obb(obb, anno_path, f"data[{k}] ({obj.get('label')!r}): segments.obbAligned")
             instances.append(Instance(cat, None, box=box, source=str(anno_path)))
         raw = RawScene(name, DATASET, verts, faces, instances, mesh_file=str(mesh))
         raw.frames = self._frames(d / f"{name}_frames", name, raw.notes)

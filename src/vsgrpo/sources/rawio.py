@@ -119,6 +119,16 @@ def read_matrix(path: Path, shape: tuple[int, int] = (4, 4), *, allow_nonfinite:
     return m
 
 
+def read_obb(obb, path: Path, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An oriented box in the released meta form (``centroid``, ``axesLengths``, ``normalizedAxes``,
+    which ScanNet++ and ARKitScenes annotations share) as (centre (3,), extents (3,), axes (3, 3))."""
+    try:
+        return (np.asarray(obb["centroid"], float).reshape(3), np.asarray(obb["axesLengths"], float).reshape(3),
+                np.asarray(obb["normalizedAxes"], float).reshape(3, 3))
+    except (KeyError, TypeError, ValueError):
+        raise IngestError(path, f"{what} needs centroid, axesLengths, normalizedAxes") from None
+
+
 def numeric_sorted(paths, key=lambda p: p.stem):
     """Sort frame files by the number in their name (0, 1, ..., 10, not 0, 1, 10)."""
     def k(p):

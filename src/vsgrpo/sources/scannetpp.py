@@ -28,7 +28,7 @@ import numpy as np
 from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene
 from .errors import IngestError
 from .labels import LabelMap
-from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_ply, require
+from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_obb, read_ply, require
 
 DATASET = "scannetpp"
 DEFAULT_FPS = 30.0
@@ -83,14 +83,7 @@ class Loader:
             box = None
             obb = g.get("obb")
             if isinstance(obb, dict):
-                try:
-                    box = (np.asarray(obb["centroid"], float).reshape(3),
-                           np.asarray(obb["axesLengths"], float).reshape(3),
-                           np.asarray(obb["normalizedAxes"], float).reshape(3, 3))
-                except (KeyError, ValueError, TypeError):
-                    raise IngestError(anno_path,
-                                      f"object {g.get('objectId')}: obb needs centroid, axesLengths, "
-                                      "normalizedAxes") from None
+                box = read_obb(obb, anno_path, f"object {g.get('objectId')}: obb")
             instances.append(Instance(cat, vidx, box=box, source=str(anno_path)))
         raw = RawScene(name, DATASET, verts, faces, instances, mesh_file=str(mesh))
         raw.frames = self._frames(d / "iphone", raw.notes)
