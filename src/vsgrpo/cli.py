@@ -37,6 +37,8 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
+    # Deprecations inside the pinned libraries are for their maintainers, not for our users.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|peft|accelerate)\.")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
