@@ -27,3 +27,19 @@ def vsibench_dir() -> Path:
 @pytest.fixture(scope="session")
 def example_meta() -> Path:
     return EXAMPLE_META
+
+
+@pytest.fixture(scope="session")
+def train_data(tmp_path_factory) -> Path:
+    """A small train-style dataset with real mp4s (tests/train_fixtures.py), shared by the trainer tests."""
+    from train_fixtures import make_train_data
+
+    return make_train_data(tmp_path_factory.mktemp("train-data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random Qwen2-VL with the small in-process tokenizer, saved to disk."""
+    from vsgrpo.models.tiny import build_tiny_model
+
+    return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("tiny") / "model", tokenizer="small")

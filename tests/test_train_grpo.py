@@ -7,21 +7,11 @@ import json
 import pytest
 import torch
 
-from train_fixtures import AllVisionTowers, VisionCalls, hook_callback, make_train_data, per_sample_blocks, vision_tower
+from train_fixtures import AllVisionTowers, VisionCalls, hook_callback, per_sample_blocks, vision_tower
 from vsgrpo.models.tiny import build_tiny_model
 from vsgrpo.rewards import completion_chars
 from vsgrpo.train.config import load_config
 from vsgrpo.train.runner import run_grpo
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_train_data(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("m") / "model", tokenizer="small")
 
 
 def _cfg(tiny, data, out, *extra):
@@ -39,9 +29,9 @@ def _varied(prompts=None, completions=(), **kw):
 _varied.__name__ = "varied"
 
 
-def test_video_in_generation_reference_and_policy_passes(tiny, data, tmp_path):
+def test_video_in_generation_reference_and_policy_passes(tiny_model, train_data, tmp_path):
     rec = VisionCalls()
-    cfg = _cfg(tiny, data, tmp_path / "run", "max_steps=1", "beta=0.1", "lora=true", "lora_r=4", "lora_alpha=8",
+    cfg = _cfg(tiny_model, train_data, tmp_path / "run", "max_steps=1", "beta=0.1", "lora=true", "lora_r=4", "lora_alpha=8",
                "mode=think")
     out = run_grpo(cfg, callbacks=[hook_callback(rec)], extra_rewards=[_varied])
     grads = [g for g, _, _ in rec.calls]
@@ -66,11 +56,11 @@ def test_video_in_generation_reference_and_policy_passes(tiny, data, tmp_path):
     assert (out / "final" / "adapter_model.safetensors").is_file()
 
 
-def test_full_finetune_updates_vision_tower_and_runs_old_policy_pass(tiny, data, tmp_path):
+def test_full_finetune_updates_vision_tower_and_runs_old_policy_pass(tiny_model, train_data, tmp_path):
     from transformers import AutoModelForImageTextToText
 
     # num_iterations=2 makes TRL compute old-policy log-probs in a separate pass.
-    cfg = _cfg(tiny, data, tmp_path / "run", "max_steps=2", "beta=0.05", "lora=false", "num_iterations=2")
+    cfg = _cfg(tiny_model, train_data, tmp_path / "run", "max_steps=2", "beta=0.05", "lora=false", "num_iterations=2")
     with AllVisionTowers() as rec:
         out = run_grpo(cfg, extra_rewards=[_varied])
     towers = list(dict.fromkeys(t for t, _ in rec.calls))
@@ -81,7 +71,7 @@ def test_full_finetune_updates_vision_tower_and_runs_old_policy_pass(tiny, data,
     # One generation serves both steps (num_iterations=2): generate, old-policy pass, then two loss passes.
     assert policy_calls == [False, False, True, True], policy_calls
     assert ref_calls == [False], ref_calls
-    before = vision_tower(AutoModelForImageTextToText.from_pretrained(tiny)).state_dict()
+    before = vision_tower(AutoModelForImageTextToText.from_pretrained(tiny_model)).state_dict()
     after = vision_tower(AutoModelForImageTextToText.from_pretrained(out / "final")).state_dict()
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed, "vision tower weights did not change: it got no gradient"
@@ -90,10 +80,10 @@ def test_full_finetune_updates_vision_tower_and_runs_old_policy_pass(tiny, data,
 
 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
-def test_other_families_carry_video(family, data, tmp_path):
+def test_other_families_carry_video(family, train_data, tmp_path):
     model = build_tiny_model(family, tmp_path / "model", tokenizer="small")
     rec = VisionCalls()
-    cfg = _cfg(model, data, tmp_path / "run", "max_steps=1", "beta=0.1", "lora=true", "lora_r=4", "lora_alpha=8")
+    cfg = _cfg(model, train_data, tmp_path / "run", "max_steps=1", "beta=0.1", "lora=true", "lora_r=4", "lora_alpha=8")
     run_grpo(cfg, callbacks=[hook_callback(rec)], extra_rewards=[_varied])
     assert [g for g, _, _ in rec.calls] == [False, False, True]
     assert torch.equal(rec.calls[0][1], rec.calls[1][1])

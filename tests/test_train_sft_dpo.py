@@ -7,23 +7,12 @@ import random
 
 import pytest
 
-from train_fixtures import AllVisionTowers, make_train_data
+from train_fixtures import AllVisionTowers
 from vsgrpo.errors import VsgrpoError
-from vsgrpo.models.tiny import build_tiny_model
 from vsgrpo.rewards import score_answer
 from vsgrpo.train.config import load_config
 from vsgrpo.train.data import load_rows, wrong_answer
 from vsgrpo.train.runner import dpo_rows, run_dpo, run_sft
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_train_data(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("m") / "model", tokenizer="small")
 
 
 def _common(tiny, data, out):
@@ -36,13 +25,13 @@ def _metrics(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_sft_runs_with_video_and_supervises_only_the_answer(tiny, data, tmp_path):
+def test_sft_runs_with_video_and_supervises_only_the_answer(tiny_model, train_data, tmp_path):
     from vsgrpo.models.loading import load_processor
     from vsgrpo.train.collators import VideoSFTCollator
     from vsgrpo.train.data import VideoLoader, answer_text
 
-    rows = [{**r, "answer": answer_text(r)} for r in load_rows(data)]
-    processor = load_processor(tiny)
+    rows = [{**r, "answer": answer_text(r)} for r in load_rows(train_data)]
+    processor = load_processor(tiny_model)
     batch = VideoSFTCollator(processor, VideoLoader(4))(rows[:2])
     assert "pixel_values_videos" in batch and batch["video_grid_thw"].shape[0] == 2
     for i, row in enumerate(rows[:2]):
@@ -50,24 +39,24 @@ def test_sft_runs_with_video_and_supervises_only_the_answer(tiny, data, tmp_path
         assert processor.tokenizer.decode(supervised) == row["answer"] + "<|im_end|>"
 
     with AllVisionTowers() as rec:
-        out = run_sft(load_config("sft", None, _common(tiny, data, tmp_path / "sft")))
+        out = run_sft(load_config("sft", None, _common(tiny_model, train_data, tmp_path / "sft")))
     assert [g for _, g in rec.calls] == [True, True]  # one forward per step, with gradients
     losses = [r["loss"] for r in _metrics(out) if "loss" in r]
     assert len(losses) == 2 and all(l > 0 for l in losses)
     assert (out / "final" / "adapter_model.safetensors").is_file()
 
 
-def test_dpo_runs_with_video_in_policy_and_reference(tiny, data, tmp_path):
+def test_dpo_runs_with_video_in_policy_and_reference(tiny_model, train_data, tmp_path):
     with AllVisionTowers() as rec:
-        out = run_dpo(load_config("dpo", None, _common(tiny, data, tmp_path / "dpo")))
+        out = run_dpo(load_config("dpo", None, _common(tiny_model, train_data, tmp_path / "dpo")))
     # Per step: policy pass with gradients, reference pass (adapters off) without.
     assert sorted(g for _, g in rec.calls) == [False, False, True, True]
     rows = [r for r in _metrics(out) if "rewards/margins" in r]
     assert len(rows) == 2
 
 
-def test_dpo_negatives_are_wrong_and_score_zero(data):
-    rows = dpo_rows(load_rows(data), seed=1)
+def test_dpo_negatives_are_wrong_and_score_zero(train_data):
+    rows = dpo_rows(load_rows(train_data), seed=1)
     assert len(rows) == 4
     for r in rows:
         assert r["chosen"] == r["ground_truth"] and r["rejected"] != r["chosen"]
@@ -86,6 +75,6 @@ def test_dpo_negatives_are_wrong_and_score_zero(data):
             assert float(bad) > 0 and score_answer(bad, gt, "object_counting", na_shape="metric") == 0.0
 
 
-def test_sft_rejects_reasoning_modes(tiny, data, tmp_path):
+def test_sft_rejects_reasoning_modes(tiny_model, train_data, tmp_path):
     with pytest.raises(VsgrpoError, match="mode=vanilla"):
-        run_sft(load_config("sft", None, _common(tiny, data, tmp_path / "x") + ["mode=think"]))
+        run_sft(load_config("sft", None, _common(tiny_model, train_data, tmp_path / "x") + ["mode=think"]))
