@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .assemble import DECODE_AT_LEAST, SKY_DIRECTIONS, FrameSeq, Instance, RawScene
+from .assemble import DECODE_AT_LEAST, SKY_DIRECTIONS, FrameSeq, Instance, RawScene, SceneLoader
 from .errors import IngestError
-from .labels import LabelMap
 from .rawio import image_size, read_depth, read_image, read_json, read_obb, read_ply, require
 from .scannetpp import fps_from_times
 
@@ -102,11 +101,11 @@ def _pincam(path: Path) -> tuple[np.ndarray, int, int]:
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), int(w), int(h)
 
 
-class Loader:
+class Loader(SceneLoader):
+    dataset = DATASET
+
     def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
-        self.root = Path(root)
-        self.labels = LabelMap.for_source(DATASET, labels)
-        self.frame_step = max(1, int(frame_step))
+        super().__init__(root, labels, frame_step)
         self.dirs = _video_dirs(self.root)
         self.sky = read_sky_directions(self.root)
 

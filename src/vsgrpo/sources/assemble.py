@@ -10,6 +10,7 @@ written in the layout of :mod:`vsgrpo.scene_files`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ..scene import CameraTrack, FloorPlan, ObjectBox, Scene, Visibility, parse_
 from ..scene_files import (cameras_path, floorplan_path, save_cameras, save_floor_plan, save_visibility,
                            video_path, visibility_path)
 from .errors import IngestError
+from .labels import LabelMap
 from .fitting import min_oriented_box, points_in_box, room_footprint, scene_seed
 from .visibility import VisibilityModel
 
@@ -63,6 +65,24 @@ class RawScene:
     frames: FrameSeq | None = None
     mesh_file: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+class SceneLoader:
+    """Reads one source's raw scenes: ``load(name) -> RawScene``.
+
+    Built once per ingest run (``Loader(root, labels, frame_step)``), so label tables load once
+    and a bad label file fails before any scene is read. Subclasses set ``dataset``.
+    """
+
+    dataset: ClassVar[str]
+
+    def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
+        self.root = Path(root)
+        self.labels = LabelMap.for_source(self.dataset, labels)
+        self.frame_step = max(1, int(frame_step))
+
+    def load(self, name: str) -> RawScene:
+        raise NotImplementedError
 
 
 def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

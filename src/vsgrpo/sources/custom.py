@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene
+from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene, SceneLoader
 from .errors import IngestError
-from .labels import LabelMap
 from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_ply, require
 
 DATASET = "custom"
@@ -42,11 +41,8 @@ def list_scenes(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "scene.json").exists())
 
 
-class Loader:
-    def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
-        self.root = Path(root)
-        self.labels = LabelMap.for_source(DATASET, labels)
-        self.frame_step = max(1, int(frame_step))
+class Loader(SceneLoader):
+    dataset = DATASET
 
     def load(self, name: str) -> RawScene:
         d = self.root / name

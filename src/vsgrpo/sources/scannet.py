@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene
+from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene, SceneLoader
 from .errors import IngestError
-from .labels import LabelMap, read_scannet_tsv
+from .labels import read_scannet_tsv
 from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_matrix, read_ply, require
 
 DATASET = "scannet"
@@ -42,15 +42,15 @@ def list_scenes(root: Path) -> list[str]:
     return sorted(p.name for p in scenes_dir(root).glob("scene*") if p.is_dir())
 
 
-class Loader:
-    """Holds the label tables shared by all scenes of one run."""
+class Loader(SceneLoader):
+    """ScanNet's ``--labels`` is its label tsv (raw label -> NYU40 / category), not an extra map."""
+
+    dataset = DATASET
 
     def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
-        self.root = Path(root)
+        super().__init__(root, None, frame_step)
         self.tsv_path = Path(labels) if labels else self.root / TSV_NAME
         self.tsv = read_scannet_tsv(self.tsv_path)
-        self.labels = LabelMap.for_source(DATASET)
-        self.frame_step = max(1, int(frame_step))
 
     def load(self, name: str) -> RawScene:
         d = scenes_dir(self.root) / name

@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene
+from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene, SceneLoader
 from .errors import IngestError
-from .labels import LabelMap
 from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_obb, read_ply, require
 
 DATASET = "scannetpp"
@@ -50,11 +49,8 @@ def fps_from_times(times, default: float = DEFAULT_FPS) -> float:
     return float(np.clip(round(1.0 / dt, 3), 1.0, 120.0)) if dt > 0 else default
 
 
-class Loader:
-    def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
-        self.root = Path(root)
-        self.labels = LabelMap.for_source(DATASET, labels)
-        self.frame_step = max(1, int(frame_step))
+class Loader(SceneLoader):
+    dataset = DATASET
 
     def load(self, name: str) -> RawScene:
         d = scenes_dir(self.root) / name
