@@ -7,7 +7,7 @@
 2. Answers derived per second: `data verify`'s re-derivation of all 3,588 released rows, and
    `data build --per-scene all` question generation.
 
-    python benchmarks/bench_questions.py [--data ../shared/data/vsibench] [--limit N]
+    python benchmarks/bench_questions.py [--data tests/data/vsibench] [--limit N]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from vsgrpo.scene import load_meta_dir
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "vsibench"))
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "tests" / "data" / "vsibench"))
     ap.add_argument("--limit", type=int, default=0, help="only the first N abs-distance questions (0: all)")
     ap.add_argument("--rel", action="store_true",
                     help="also compare on every (target, choice) pair of the released relative-distance questions")

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests run on CPU; the real VSI-Bench sample lives in ../shared/data/vsibench."""
+"""Shared fixtures. Tests run on CPU; the real VSI-Bench sample ships in tests/data/vsibench."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_VSIBENCH = REPO.parent / "shared" / "data" / "vsibench"
+VSIBENCH_SAMPLE = REPO / "tests" / "data" / "vsibench"
 EXAMPLE_META = REPO / "examples" / "vsibench_sample"
 
 os.environ.setdefault("VSGRPO_PROGRESS", "0")
@@ -19,9 +19,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def vsibench_dir() -> Path:
     """The released VSI-Bench sample (meta info + questions parquet)."""
-    if not (SHARED_VSIBENCH / "test-dev.parquet").exists():
-        pytest.fail(f"VSI-Bench sample missing at {SHARED_VSIBENCH}; it ships with the repo's shared/ folder")
-    return SHARED_VSIBENCH
+    if not (VSIBENCH_SAMPLE / "test-dev.parquet").exists():
+        pytest.fail(f"VSI-Bench sample missing at {VSIBENCH_SAMPLE}; it is part of the repository")
+    return VSIBENCH_SAMPLE
 
 
 @pytest.fixture(scope="session")
