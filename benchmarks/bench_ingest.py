@@ -1,6 +1,6 @@
 """Seconds per scene of `vsgrpo data ingest --source scannet` on a ScanNet-sized synthetic scan.
 
-The fixture (vsgrpo.sources.fixtures) is written in ScanNet's layout: ~100k mesh vertices,
+The fixture (tests/ingest_fixtures.py) is written in ScanNet's layout: ~100k mesh vertices,
 30 instances, 300 frames with 1296x968 JPEG colour (ScanNet's size), 16-bit depth and poses.
 Reported: per-phase times of one scene (load, boxes + room, video + visibility) and whole-run
 seconds per scene with 1 and 2 workers, measured side by side.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ def main() -> None:
     from vsgrpo.sources import scannet
     from vsgrpo.sources.assemble import assemble
     from vsgrpo.sources.fitting import room_footprint
-    from vsgrpo.sources.fixtures import FixtureRoom, grid_objects, write_scannet
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test fixtures live there
+    from ingest_fixtures import FixtureRoom, grid_objects, write_scannet
     from vsgrpo.sources.ingest import IngestConfig, run_ingest
 
     room = FixtureRoom(objects=grid_objects(30), spacing=args.spacing, n_frames=args.frames, width=320, height=240)

@@ -1,6 +1,6 @@
 """End to end: tiny scans written in each raw format -> `data ingest` -> scenes we can check exactly.
 
-The fixture room (vsgrpo.sources.fixtures) is an L-shaped room of 18.75 m^2 with known boxes and
+The fixture room (tests/ingest_fixtures.py) is an L-shaped room of 18.75 m^2 with known boxes and
 a camera turning on the spot; its renderer also gives each frame's true instance mask.
 """
 
@@ -14,10 +14,11 @@ from PIL import Image
 
 from vsgrpo.scene import read_meta_file
 from vsgrpo.scene_files import attach_sidecars, load_cameras, load_floor_plan, load_visibility
-from vsgrpo.sources.fixtures import (DEFAULT_OBJECTS, L_ROOM_AREA, FixtureObject, FixtureRoom, write_arkitscenes,
-                                     write_custom, write_scannet, write_scannetpp)
 from vsgrpo.sources.ingest import IngestConfig, run_ingest
 from vsgrpo.video import read_frames
+
+from ingest_fixtures import (DEFAULT_OBJECTS, L_ROOM_AREA, FixtureObject, FixtureRoom, write_arkitscenes,
+                             write_custom, write_scannet, write_scannetpp)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,7 @@ import pytest
 
 from vsgrpo.errors import VsgrpoError
 from vsgrpo.metrics import (
-    MCA_QUESTION_TYPES,
     MRA_THRESHOLDS,
-    NA_QUESTION_TYPES,
-    REL_DIRECTION_TYPES,
-    TASKS,
     aggregate,
     exact_match,
     mean_relative_accuracy,
@@ -21,6 +17,10 @@ from vsgrpo.metrics import (
     score_detail,
     score_prediction,
 )
+from vsgrpo.questions import question_types, question_types_of, scored_tasks, task_label
+
+NA_QUESTION_TYPES = question_types("NA")
+REL_DIRECTION_TYPES = question_types_of("object_rel_direction")
 
 AUTHORS = dict(parser="official", answer_tag=False, option_text=False)
 OPTS = ["A. left", "B. right", "C. back"]
@@ -82,13 +82,38 @@ def test_authors_protocol_numbers(pred, gt, score):
     assert score_prediction(pred, gt, "object_counting", None, **AUTHORS) == score
 
 
-def test_lmms_eval_parser_is_lenient():
+def test_lmms_eval_parser_reads_numbers_anywhere_and_letters_as_the_authors():
     kw = dict(parser="lmms-eval", answer_tag=False, option_text=False)
     assert score_prediction("3.5m", "3.5", "object_abs_distance", **kw) == 1.0
     assert score_prediction("about three", "3", "object_counting", **kw) == 1.0
+    assert score_prediction("three hundred and twenty-one", "321", "object_size_estimation", **kw) == 1.0
+    assert score_prediction("1,200", "1200", "object_size_estimation", **kw) == 0.0  # reads 1
+    assert score_prediction("B.", "B", "route_planning", ["A. x", "B. y"], **kw) == 1.0
+    assert score_prediction("Answer: B", "B", "route_planning", ["A. x", "B. y"], **kw) == 0.0  # first token
+    assert score_prediction("(b)", "B", "route_planning", ["A. x", "B. y"], **kw) == 0.0
+
+
+def test_lenient_parser_finds_letters_and_numbers_anywhere():
+    kw = dict(parser="lenient", answer_tag=False, option_text=False)
     assert score_prediction("1,200", "1200", "object_size_estimation", **kw) == 1.0
+    assert score_prediction("about three", "3", "object_counting", **kw) == 1.0
     assert score_prediction("Answer: B", "B", "route_planning", ["A. x", "B. y"], **kw) == 1.0
     assert score_prediction("(b)", "B", "route_planning", ["A. x", "B. y"], **kw) == 1.0
+    assert score_prediction("The answer is C.", "B", "route_planning", ["A. x", "B. y"], **kw) == 0.0
+
+
+def test_the_table_of_question_types():
+    assert scored_tasks() == ("object_counting", "object_abs_distance", "object_size_estimation",
+                              "room_size_estimation", "object_rel_distance", "object_rel_direction",
+                              "route_planning", "obj_appearance_order")
+    assert [task_label(t) for t in scored_tasks()] == ["Count", "AbsDist", "Size", "Room", "RelDist", "RelDir",
+                                                       "Route", "ApprOrder"]
+    assert set(NA_QUESTION_TYPES) == {"object_counting", "object_abs_distance", "object_size_estimation",
+                                      "room_size_estimation"}
+    assert len(question_types("MCA")) == 6 and len(question_types()) == 10
+    assert REL_DIRECTION_TYPES == ("object_rel_direction_easy", "object_rel_direction_medium",
+                                   "object_rel_direction_hard")
+    assert task_label("object_rel_direction_hard") == "RelDir-hard" and task_label("unknown") == "unknown"
 
 
 def test_answer_tag_and_option_text_switches():
@@ -115,7 +140,7 @@ def test_unknown_question_type_and_parser_are_user_errors():
 
 
 def test_aggregate_follows_the_authors_formula():
-    types = list(MCA_QUESTION_TYPES + NA_QUESTION_TYPES)
+    types = list(question_types())
     value = {qt: (i + 1) / 20 for i, qt in enumerate(sorted(types))}
     rows = [(qt, value[qt]) for qt in types for _ in range(3)]
     out = aggregate(rows)
@@ -135,7 +160,7 @@ def test_aggregate_leaves_out_tasks_without_questions():
     out = aggregate([("object_counting", 1.0), ("object_rel_direction_easy", 0.0), ("object_rel_direction_hard", 1.0)])
     assert out["scores"]["object_rel_direction"] == 50.0
     assert out["overall"] == 75.0  # (100 + 50) / 2: six empty tasks are not counted as 0
-    assert set(out["missing_tasks"]) == set(TASKS) - {"object_counting", "object_rel_direction"}
+    assert set(out["missing_tasks"]) == set(scored_tasks()) - {"object_counting", "object_rel_direction"}
     assert out["missing_question_types"] == ["object_rel_direction_medium"]
     assert aggregate([])["overall"] is None
 

@@ -12,10 +12,9 @@ import pytest
 from vsgrpo import geometry
 from vsgrpo.dataset import build_questions, questions_table, verify_questions
 from vsgrpo.errors import VsgrpoError
-from vsgrpo.questions import BuildConfig, Question, Task, get_task, register_task
+from vsgrpo.questions import BuildConfig, Question, Task, get_task, register_task, unregister_task
 from vsgrpo.questions import templates
 from vsgrpo.questions.aliases import to_meta, to_question
-from vsgrpo.questions.base import TASKS
 from vsgrpo.questions.formatting import integer, one_decimal
 from vsgrpo.questions.options import LetterBalancer, numeric_distractors
 from vsgrpo.scene import MetaWarning, load_meta_dir
@@ -231,4 +230,4 @@ def test_a_registered_task_flows_through_build_and_verify(index):
         assert len(df) == sum(sum(1 for b in s.objects.values() if b) >= 3 for s in sub.values()) > 0
         assert verify_questions(sub, df)["tasks"]["test_tallest_object"]["rate"] == 1.0
     finally:
-        TASKS.pop("test_tallest_object")
+        unregister_task("test_tallest_object")

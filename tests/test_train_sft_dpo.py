@@ -78,3 +78,29 @@ def test_dpo_negatives_are_wrong_and_score_zero(train_data):
 def test_sft_rejects_reasoning_modes(tiny_model, train_data, tmp_path):
     with pytest.raises(VsgrpoError, match="mode=vanilla"):
         run_sft(load_config("sft", None, _common(tiny_model, train_data, tmp_path / "x") + ["mode=think"]))
+
+
+@pytest.mark.parametrize("family", ["llava_onevision"])
+def test_sft_and_dpo_other_family_with_video_in_every_pass(family, train_data, tmp_path):
+    from vsgrpo.models.families import get_family
+    from vsgrpo.models.loading import load_processor
+    from vsgrpo.models.tiny import build_tiny_model
+    from vsgrpo.train.collators import VideoSFTCollator
+    from vsgrpo.train.data import VideoLoader, answer_text
+
+    model = build_tiny_model(family, tmp_path / "model", tokenizer="small")
+    fam = get_family(family)
+    rows = [{**r, "answer": answer_text(r)} for r in load_rows(train_data)]
+    processor = load_processor(model)
+    batch = VideoSFTCollator(processor, VideoLoader(4))(rows[:2])
+    assert set(fam.video_keys) <= set(batch)
+    for i, row in enumerate(rows[:2]):
+        supervised = batch["input_ids"][i][batch["labels"][i] != -100]
+        assert processor.tokenizer.decode(supervised) == row["answer"] + fam.end_of_turn
+    with AllVisionTowers() as rec:
+        run_sft(load_config("sft", None, _common(model, train_data, tmp_path / "sft")))
+    assert [g for _, g in rec.calls] == [True, True]
+    with AllVisionTowers() as rec:
+        out = run_dpo(load_config("dpo", None, _common(model, train_data, tmp_path / "dpo")))
+    assert sorted(g for _, g in rec.calls) == [False, False, True, True]
+    assert len([r for r in _metrics(out) if "rewards/margins" in r]) == 2

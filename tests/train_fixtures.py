@@ -38,7 +38,7 @@ def make_train_data(root: Path, *, n_frames: int = 8, size=(56, 56)) -> Path:
 
 
 def vision_tower(model):
-    """The vision encoder module of a (possibly peft-wrapped) Qwen-VL model."""
+    """The vision encoder module of a (possibly peft-wrapped) video LM (Qwen-VL, SigLIP, ...)."""
     for module in model.modules():
         name = type(module).__name__
         if name.endswith(("VisionTransformerPretrainedModel", "VisionModel")):
@@ -58,8 +58,9 @@ class VisionCalls:
 
         def hook(module, args, kwargs):
             pixels = args[0] if args else kwargs.get("hidden_states")
-            grid = args[1] if len(args) > 1 else kwargs.get("grid_thw")
-            self.calls.append((torch.is_grad_enabled(), pixels.detach().clone(), grid.detach().clone()))
+            grid = args[1] if len(args) > 1 else kwargs.get("grid_thw")  # Qwen-VL; None for per-frame towers
+            self.calls.append((torch.is_grad_enabled(), pixels.detach().clone(),
+                               None if grid is None else grid.detach().clone()))
 
         self.handles.append(vision_tower(model).register_forward_pre_hook(hook, with_kwargs=True))
 
@@ -96,8 +97,14 @@ def hook_callback(recorder: VisionCalls):
     return _Attach()
 
 
-def per_sample_blocks(pixels, grid):
-    """Split a vision call's pixel rows into one block per video."""
+def per_sample_blocks(pixels, grid, n_videos: int | None = None):
+    """Split a vision call's pixel rows into one block per video.
+
+    Qwen-VL towers get patch rows with a (t, h, w) grid per video; per-frame towers (LLaVA-OneVision's
+    SigLIP) get (videos * frames, 3, H, W) with no grid: equal blocks of ``n_videos``.
+    """
     import torch
 
+    if grid is None:
+        return list(torch.chunk(pixels, n_videos))
     return list(torch.split(pixels, grid.prod(-1).tolist()))

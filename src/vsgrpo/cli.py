@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vsgrpo: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a full disk or a read-only output folder: one line, finished work is kept
+        from .io import is_write_error, write_error_message
+
+        if not is_write_error(e):
+            raise
+        print(f"vsgrpo: error: {write_error_message(e)}", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

@@ -27,25 +27,20 @@ import numpy as np
 
 from .errors import VsgrpoError
 from .progress import progress
-from .questions import TASKS, BuildConfig, Question, Unchecked, get_task, load_builtin_tasks
+from .questions import BuildConfig, Question, Unchecked, get_task, question_types, question_types_of, scored_tasks
 from .questions.options import LetterBalancer, lettered, numeric_distractors
 from .scene import Scene, SceneIndex
 
 REQUIRED_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth", "options")
-#: the canonical order of task types in outputs (others, e.g. user tasks, follow by name)
-TASK_ORDER = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
-              "object_rel_distance", "object_rel_direction_easy", "object_rel_direction_medium",
-              "object_rel_direction_hard", "route_planning", "obj_appearance_order")
 
 
 def task_names(selected: Iterable[str] | None = None) -> list[str]:
-    """Registered task names in canonical order (or ``selected``, validated, in that order)."""
-    load_builtin_tasks()
-    names = list(selected) if selected is not None else list(TASKS)
+    """Registered task names in column order of their scored task (or ``selected``, validated, in that order)."""
+    names = list(selected) if selected is not None else list(question_types())
     for n in names:
         get_task(n)
-    rank = {n: i for i, n in enumerate(TASK_ORDER)}
-    return sorted(dict.fromkeys(names), key=lambda n: (rank.get(n, len(rank)), n))
+    rank = {n: i for i, n in enumerate(qt for t in scored_tasks() for qt in question_types_of(t))}
+    return sorted(dict.fromkeys(names), key=lambda n: (rank[n], n))
 
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:
@@ -63,20 +58,45 @@ def build_questions(index: Mapping[tuple[str, str], Scene], config: BuildConfig)
     keys = sorted(index)
     balancers = {n: LetterBalancer() for n in names}
     style_rngs = {n: _rng(config.seed, "style", n) for n in names}
-    out: list[Question] = []
+    pools: dict[str, list[list[Question]]] = {n: [] for n in names}
     for key in progress(keys, desc="building questions", total=len(keys), unit="scene"):
         scene = index[key]
         for name in names:
-            task = get_task(name)
-            cands = task.generate(scene, _rng(config.seed, scene.dataset, scene.name, name), config)
-            cap = task.cap(config)
-            if cap is not None and len(cands) > cap:
-                pick = _rng(config.seed, "cap", scene.dataset, scene.name, name).choice(len(cands), cap, replace=False)
-                cands = [cands[i] for i in sorted(pick.tolist())]
-            for q in cands:
-                styled = _apply_style(task, q, config, balancers[name], style_rngs[name])
+            pools[name].append(get_task(name).generate(scene, _rng(config.seed, scene.dataset, scene.name, name),
+                                                       config))
+    picked = {n: _pick(get_task(n), keys, pools[n], config) for n in names}
+    out: list[Question] = []
+    for i in range(len(keys)):
+        for name in names:
+            for q in picked[name][i]:
+                styled = _apply_style(get_task(name), q, config, balancers[name], style_rngs[name])
                 if styled is not None:
                     out.append(styled)
+    return out
+
+
+def _pick(task, keys: list[tuple[str, str]], pools: list[list[Question]], config: BuildConfig) -> list[list[Question]]:
+    """The questions kept per scene: the per-scene cap, and (``config.balance``) answer balancing
+    (:mod:`vsgrpo.questions.balance`)."""
+    cap = task.cap(config)
+    if not config.balance:
+        out = []
+        for (dataset, scene), cands in zip(keys, pools):
+            if cap is not None and len(cands) > cap:
+                pick = _rng(config.seed, "cap", dataset, scene, task.name).choice(len(cands), cap, replace=False)
+                cands = [cands[i] for i in sorted(pick.tolist())]
+            out.append(list(cands))
+        return out
+    from .questions import balance
+
+    rng = _rng(config.seed, "balance", task.name)
+    chosen = balance.select(task.kind, pools, cap, rng)
+    flat = [(i, k) for i, ks in enumerate(chosen) for k in ks]
+    keep = set(balance.trim(task.kind, [pools[i][k] for i, k in flat], rng))
+    out = [[] for _ in pools]
+    for n, (i, k) in enumerate(flat):
+        if n in keep:
+            out[i].append(pools[i][k])
     return out
 
 
@@ -150,17 +170,42 @@ def summarize(questions: list[Question], config: BuildConfig, n_scenes: int) -> 
 
 
 def write_dataset(out_dir: str | os.PathLike, questions: list[Question], summary: dict) -> tuple[Path, Path]:
-    """Write ``questions.parquet`` and ``summary.json`` together: both appear or neither."""
+    """Write ``questions.parquet`` and ``summary.json`` so that no crash leaves a mismatched pair.
+
+    Both are written to temporary files first; then the old ``summary.json`` is removed, the new
+    parquet renamed into place, and the new summary last. A kill at any moment leaves either the
+    old pair, or the new parquet without a summary (an unfinished build: rerun it), never a new
+    parquet beside an old summary. Temporary files of a killed build are removed by the next one.
+    """
+    import tempfile
+
     import pyarrow.parquet as pq
 
-    from .io import atomic_path, ensure_writable_dir
+    from .io import _umask, commit, ensure_writable_dir
 
     out = ensure_writable_dir(out_dir)
     table = questions_table(questions)
     qpath, spath = out / "questions.parquet", out / "summary.json"
-    with atomic_path(qpath) as tq, atomic_path(spath) as ts:
+    temps: list[Path] = []
+    try:
+        for target in (qpath, spath):
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out)
+            os.close(fd)
+            temps.append(Path(tmp))
+        tq, ts = temps
         pq.write_table(table, tq)
         ts.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        for t in temps:
+            t.chmod(0o666 & ~_umask())
+            with open(t, "rb") as f:
+                os.fsync(f.fileno())
+        spath.unlink(missing_ok=True)
+        commit(tq, qpath)
+        commit(ts, spath)
+    except BaseException:
+        for t in temps:
+            t.unlink(missing_ok=True)
+        raise
     return qpath, spath
 
 
@@ -178,13 +223,20 @@ def load_scenes(meta: str | os.PathLike) -> SceneIndex:
 
 def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig) -> dict:
     """``vsgrpo data build``: questions from every scene in ``meta`` into ``out``."""
-    from .io import ensure_writable_dir
+    from .io import remove_stale_temps, run_lock, safe_join
 
     index = load_scenes(meta)
-    ensure_writable_dir(out)  # fail before the long work
-    questions = build_questions(index, config)
-    summary = summarize(questions, config, len(index))
-    write_dataset(out, questions, summary)
+    for dataset, name in index:  # the video column is "{dataset}/{scene_name}.mp4": it must stay in the root
+        try:
+            safe_join(".", str(dataset), f"{name}.mp4")
+        except VsgrpoError:
+            raise VsgrpoError(f"{meta}: scene {name!r} of dataset {dataset!r} would give the video path "
+                              f"{dataset}/{name}.mp4, which leaves the videos folder; rename the scene") from None
+    with run_lock(out, "data build") as folder:  # fail before the long work; one build per folder
+        remove_stale_temps(folder, recursive=False)
+        questions = build_questions(index, config)
+        summary = summarize(questions, config, len(index))
+        write_dataset(folder, questions, summary)
     return summary
 
 
@@ -219,7 +271,6 @@ def read_questions(path: str | os.PathLike, *, required: Iterable[str] = REQUIRE
 
 def verify_questions(index: Mapping[tuple[str, str], Scene], df) -> dict:
     """Re-derive every row's ground truth; the report documented in ``vsgrpo data verify``."""
-    load_builtin_tasks()
     types = sorted(set(df["question_type"]))
     for t in types:
         get_task(t)  # unknown question type -> clear error before any work

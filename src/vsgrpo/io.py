@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,13 +43,18 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path.chmod(0o666 & ~_umask())
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        commit(tmp_path, target)
     except BaseException:
         if tmp_path.is_dir():
             shutil.rmtree(tmp_path, ignore_errors=True)
         else:
             tmp_path.unlink(missing_ok=True)
         raise
+
+
+def commit(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Rename a finished temporary file over its target (atomic on POSIX). The one place output appears."""
+    os.replace(tmp, target)
 
 
 def _umask() -> int:
@@ -63,13 +70,133 @@ def write_json(target: str | os.PathLike, obj: object, *, indent: int | None = 2
 
 
 def safe_join(root: str | os.PathLike, *parts: str) -> Path:
-    """Join ``parts`` under ``root`` and refuse any result that escapes ``root``.
+    """Join ``parts`` under ``root`` and refuse any part that could leave ``root``.
 
     Used wherever a path comes from data (a parquet row, a meta file, a custom scan), so a
-    crafted ``../../etc/passwd`` scene name cannot read or write outside the dataset root.
+    crafted ``../../etc/passwd`` scene name or an absolute path cannot read or write outside the
+    dataset root. The check is lexical: ``..`` components and absolute parts are refused, while
+    symbolic links *inside* the root are followed (a link placed by the owner of the root, e.g.
+    ``videos/scannet -> /mnt/big/scannet``, is how datasets are shared, not an attack).
     """
-    base = Path(root).resolve()
-    candidate = base.joinpath(*parts).resolve()
-    if candidate != base and base not in candidate.parents:
-        raise VsgrpoError(f"path {os.path.join(*parts)!r} escapes the dataset root {base}")
-    return candidate
+    base = Path(os.path.abspath(root))
+    for part in parts:
+        text = os.fspath(part)
+        pieces = text.replace("\\", "/").split("/")
+        if "\x00" in text or os.path.isabs(text) or text.startswith(("/", "\\")) or ".." in pieces:
+            raise VsgrpoError(f"path {os.path.join(*map(os.fspath, parts))!r} escapes the dataset root {base}")
+    return base.joinpath(*parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# one writer per output folder
+
+
+LOCK_FILE = ".vsgrpo.lock"
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike, command: str = "vsgrpo") -> Iterator[Path]:
+    """Hold an exclusive advisory lock on ``folder`` (``folder/.vsgrpo.lock``) while writing it.
+
+    A second process that tries to write the same folder fails at once with a
+    :class:`VsgrpoError` naming the holder's PID. The lock is ``flock``-based, so the operating
+    system releases it when the holder exits for any reason (``kill -9`` included); a stale lock
+    file left by a killed run never blocks a rerun. The lock file itself stays (removing it
+    would let two processes lock two different files of the same name).
+    """
+    import fcntl
+
+    out = ensure_writable_dir(folder)
+    path = out / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise VsgrpoError(f"cannot create lock file {path}: {e.strerror or e}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise VsgrpoError(f"cannot lock {path}: {e.strerror or e}") from None
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                holder = os.pread(fd, 200, 0).decode("ascii", "replace").split()[0]
+            who = f"PID {holder}" if holder else "another process"
+            raise VsgrpoError(f"{out} is being written by another vsgrpo process ({who}); wait for it to "
+                              "finish or choose another output folder") from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        yield out
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def lock_holder(folder: str | os.PathLike) -> int | None:
+    """PID of the process holding ``folder``'s lock, or ``None`` when it is free."""
+    import fcntl
+
+    path = Path(folder) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                return int(os.pread(fd, 200, 0).split()[0])
+            except (ValueError, IndexError, OSError):
+                return -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder: str | os.PathLike, *, recursive: bool = True,
+                       subdirs: tuple[str, ...] | None = None) -> int:
+    """Delete the temporary files (``.NAME.*.tmp``, as :func:`atomic_path` names them) a killed run left.
+
+    Call only while holding :func:`run_lock` on ``folder``: then no other writer can own them.
+    ``subdirs``: search only ``folder`` itself and these sub-folders (recursively), so a data root
+    that also holds other commands' output folders is not touched there. Returns how many were removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    if subdirs is not None:
+        return remove_stale_temps(folder, recursive=False) + sum(
+            remove_stale_temps(folder / d, recursive=True) for d in subdirs)
+    n = 0
+    for tmp in list(folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# full disks, read-only folders
+
+#: errno values that mean "the output cannot be written": the CLI turns them into one line
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_error_message(e: OSError) -> str:
+    """One line for an :class:`OSError` raised while writing output (disk full, read-only, ...)."""
+    where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+    text = e.strerror or str(e) or type(e).__name__
+    hint = ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "; free some space and rerun the same command: finished work is kept"
+    elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = "; choose a writable output folder"
+    return f"cannot write output: {text}{where}{hint}"
+
+
+def is_write_error(e: BaseException) -> bool:
+    return isinstance(e, OSError) and getattr(e, "errno", None) in WRITE_ERRNOS

@@ -11,6 +11,11 @@
   averaged unweighted into one task; overall = unweighted mean of the 8 tasks, summed in the
   authors' order; everything reported x100.
 
+Which types are numeric or multiple choice, and which types form one scored task, is read from
+the task registry (:mod:`vsgrpo.questions.base`); nothing here lists question types.
+:func:`score_prediction` is the one answer to "is this prediction right": evaluation scores with
+it and :func:`vsgrpo.rewards.accuracy_reward` calls it.
+
 One deliberate difference, which only matters for subsets: a task with no questions is left out
 of the overall mean and listed under ``missing_tasks`` (the authors' code would count a missing
 relative-direction level as 0). On the full benchmark the numbers are identical.
@@ -26,33 +31,31 @@ import numpy as np
 
 from . import answers
 from .errors import VsgrpoError
-
-MCA_QUESTION_TYPES = (
-    "object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard",
-    "object_rel_distance", "route_planning", "obj_appearance_order",
-)
-NA_QUESTION_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
-REL_DIRECTION_TYPES = MCA_QUESTION_TYPES[:3]
-REL_DIRECTION_TASK = "object_rel_direction"
-# The 8 tasks of VSI-Bench's overall score (the paper's column order).
-TASKS = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
-         "object_rel_distance", REL_DIRECTION_TASK, "route_planning", "obj_appearance_order")
-TASK_LABELS = {"object_counting": "Count", "object_abs_distance": "AbsDist", "object_size_estimation": "Size",
-               "room_size_estimation": "Room", "object_rel_distance": "RelDist", REL_DIRECTION_TASK: "RelDir",
-               "route_planning": "Route", "obj_appearance_order": "ApprOrder"}
+from .questions import TASK_REGISTRY, question_types_of, scored_task_of, scored_tasks
 
 # Exactly the authors' thresholds: linspace(.5, .95, int((.95 - .5) / .05 + 2)) == 10 points.
 MRA_THRESHOLDS = np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2))
 
 
 def answer_kind(question_type: str) -> str:
-    """``"mca"`` (multiple choice) or ``"na"`` (numerical answer) for a VSI-Bench question type."""
-    if question_type in MCA_QUESTION_TYPES:
-        return "mca"
-    if question_type in NA_QUESTION_TYPES:
-        return "na"
-    raise VsgrpoError(f"unknown question_type {question_type!r}; expected one of "
-                      f"{', '.join(MCA_QUESTION_TYPES + NA_QUESTION_TYPES)}")
+    """``"mca"`` (multiple choice) or ``"na"`` (numerical answer) for a registered question type."""
+    task = TASK_REGISTRY.get(question_type) if isinstance(question_type, str) else None
+    if task is None:
+        raise VsgrpoError(f"unknown question_type {question_type!r}; expected one of "
+                          f"{', '.join(TASK_REGISTRY)}")
+    return task.kind.lower()
+
+
+def numeric_ground_truth(ground_truth, question_type: str = "") -> float:
+    """The finite float of a numerical question's ground truth; a clear error when it is not one."""
+    try:
+        value = float(ground_truth)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise VsgrpoError(f"numeric question{' (' + question_type + ')' if question_type else ''} with "
+                          f"non-numeric ground truth {ground_truth!r}")
+    return value
 
 
 def mean_relative_accuracy(pred: float | None, gt: float) -> float:
@@ -109,8 +112,9 @@ def score_detail(prediction: str, ground_truth: str, question_type: str, options
     prediction = "" if prediction is None else str(prediction)
     answer = answers.extract_answer_span(prediction) if answer_tag else prediction
     if answer_kind(question_type) == "na":
-        value = answers.official_number(answer) if parser == "official" else answers.parse_number(answer)
-        return Scored(answer, value, mean_relative_accuracy(value, float(ground_truth)))
+        gt = numeric_ground_truth(ground_truth, question_type)
+        value = answers.parse_answer_number(answer, parser)
+        return Scored(answer, value, mean_relative_accuracy(value, gt))
     if option_text:
         answer = answers.map_option_text(answer, options)
     gt = str(ground_truth).strip()
@@ -119,21 +123,21 @@ def score_detail(prediction: str, ground_truth: str, question_type: str, options
         # since a first-token rule would cut "trash bin" to "trash".
         parsed = answers.normalize_text_answer(answer)
         return Scored(answer, parsed, 1.0 if parsed == answers.normalize_text_answer(gt) else 0.0)
-    if parser == "official":
-        parsed = answers.official_token(answer)
-        return Scored(answer, parsed, exact_match(parsed, gt))
-    letter = answers.parse_letter(answer, answers.option_letters(options) or None)
-    return Scored(answer, letter, exact_match(letter, gt) if letter is not None else 0.0)
+    parsed = answers.parse_answer_choice(answer, parser, options)
+    return Scored(answer, parsed, exact_match(parsed, gt) if parsed is not None else 0.0)
 
 
 def score_prediction(prediction: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None,
                      *, parser: str = "official", answer_tag: bool = True, option_text: bool = True) -> float:
     """Score in [0, 1] of one prediction: exact match (MCA) or MRA (NA), as VSI-Bench scores it.
 
-    ``parser``: ``"official"`` (authors' first-token parse) or ``"lmms-eval"`` (first number /
-    number word anywhere). ``answer_tag``: take the ``<answer>`` span when present.
+    ``parser``: ``"official"`` (authors' first-token parse), ``"lmms-eval"`` (lmms-eval 0.7.3:
+    first token for letters, first number or number-word run anywhere for numbers) or
+    ``"lenient"`` (first option letter / number anywhere). ``answer_tag``: take the ``<answer>``
+    span when present.
     ``option_text``: map an answer equal to an option's text to its letter. With
-    ``parser="official", answer_tag=False, option_text=False`` this is the authors' protocol.
+    ``parser="official", answer_tag=False, option_text=False`` this is the authors' protocol
+    (``parser="lmms-eval"``: lmms-eval 0.7.3's). Linear time in the length of ``prediction``.
     """
     return score_detail(prediction, ground_truth, question_type, options, parser=parser,
                         answer_tag=answer_tag, option_text=option_text).score
@@ -157,17 +161,22 @@ def aggregate(rows: Iterable[tuple[str, float]]) -> dict:
         answer_kind(question_type)
         by_type.setdefault(question_type, []).append(float(score))
     means = {qt: _mean(v) for qt, v in sorted(by_type.items())}
-    # Authors' order: sorted question types without the direction levels, then the direction task.
-    task_values = {qt: m for qt, m in means.items() if qt not in REL_DIRECTION_TYPES}
-    levels = [means[qt] for qt in REL_DIRECTION_TYPES if qt in means]
-    if levels:
-        task_values[REL_DIRECTION_TASK] = sum(levels) / len(levels)
+    # Authors' order: the sorted question types that are a task of their own, then each task made
+    # of several types (the relative-direction levels), the unweighted mean of its present types.
+    task_values = {qt: m for qt, m in means.items() if scored_task_of(qt) == qt and question_types_of(qt) == (qt,)}
     scores = {qt: m * 100 for qt, m in means.items()}
-    if levels:
-        scores[REL_DIRECTION_TASK] = task_values[REL_DIRECTION_TASK] * 100
+    missing_levels: list[str] = []
+    for task in scored_tasks():
+        members = question_types_of(task)
+        if members == (task,):
+            continue
+        levels = [means[qt] for qt in members if qt in means]
+        if levels:
+            task_values[task] = sum(levels) / len(levels)
+            scores[task] = task_values[task] * 100
+            missing_levels += [qt for qt in members if qt not in means]
     overall = sum(task_values.values()) / len(task_values) if task_values else None
-    missing = [t for t in TASKS if t not in task_values]
-    missing_levels = [qt for qt in REL_DIRECTION_TYPES if qt not in means] if levels else []
+    missing = [t for t in scored_tasks() if t not in task_values]
     out = {"scores": scores, "overall": None if overall is None else overall * 100,
            "count": sum(len(v) for v in by_type.values()), "missing_tasks": missing}
     if missing_levels:

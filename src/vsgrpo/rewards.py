@@ -5,8 +5,10 @@
 ``options``, ...). Every function here is a plain callable with a ``__name__`` (TRL logs
 ``rewards/<name>/mean``), so users can mix them with their own.
 
-Answer extraction and scoring come from :mod:`vsgrpo.answers` and :mod:`vsgrpo.metrics`, the
-same code evaluation uses: the model is rewarded by the notion of "correct" it is scored by.
+Accuracy is computed by :func:`vsgrpo.metrics.score_detail`, the function evaluation scores
+with, so the model is rewarded by the notion of "correct" it is judged by: with
+``na_shape="metric"`` the reward *is* the evaluation score, for every parser. The other numeric
+shapes reshape the number that same call parsed. Every function here runs in linear time.
 
 **Format** (:func:`format_reward`, think and observe modes; vanilla has none): the completion
 must be exactly ``<TAG>reasoning</TAG><answer>answer</answer>``. Whitespace policy: any
@@ -20,16 +22,17 @@ repeated tags, in any case) fails. The answer must contain non-whitespace. Empty
 **Accuracy** (:func:`accuracy_reward`): the answer is the last ``<answer>`` span when present,
 else the whole completion (vanilla).
 
-- Multiple choice (rows with ``options``, VSI-Bench style): an answer equal to an option's
-  text becomes its letter; then the authors' first-token comparison with the letter, case
-  insensitive. Train style (no options, the answer is the word, VSI-100k): exact match after
-  normalisation (case, inner whitespace collapsed, surrounding whitespace and trailing dots
-  removed). 1.0 or 0.0.
-- Numeric (``object_counting``, ``object_abs_distance``, ``object_size_estimation``,
-  ``room_size_estimation``): the number is parsed as evaluation's ``official`` parser does
-  (``float()`` of the first space-separated token; ``parser="lmms-eval"`` takes the first number
-  anywhere). Unparseable, non-finite or non-positive predictions score 0. With the paper's
-  relative error ``e = |y' - y| / min(y', y)`` (symmetric in over/under-estimation by a factor):
+- Multiple choice (question types of kind MCA in the task registry): with options (VSI-Bench
+  style) an answer equal to an option's text becomes its letter, then the parser's reading
+  (``official`` / ``lmms-eval``: the first space-separated token; ``lenient``: the first option
+  letter) is compared with the letter, case insensitive. Train style (no options, the answer is
+  the word, VSI-100k): exact match after normalisation (case, inner whitespace collapsed,
+  surrounding whitespace and trailing dots removed). 1.0 or 0.0.
+- Numeric (kind NA: counting, distances, sizes): the number is parsed by the evaluation parser
+  (``official``: ``float()`` of the first space-separated token; ``lmms-eval`` / ``lenient``:
+  the first number anywhere, see :mod:`vsgrpo.answers`). Unparseable, non-finite or non-positive
+  predictions score 0. With the paper's relative error ``e = |y' - y| / min(y', y)`` (symmetric in
+  over/under-estimation by a factor):
 
   - ``na_shape="linear"`` (default): ``max(0, 1 - e / na_tolerance)``, ``na_tolerance=0.5``:
     a dense signal that is 1 at the exact value and 0 once the prediction is off by a factor of
@@ -49,17 +52,20 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from .answers import extract_answer_span, map_option_text, normalize_text_answer, official_number, official_token, \
-    parse_number
+from itertools import islice
+
+from .answers import ANSWER_TAG, PARSERS, tag_blocks
 from .errors import VsgrpoError
-from .metrics import NA_QUESTION_TYPES, exact_match, mean_relative_accuracy, relative_error
+from .metrics import answer_kind, mean_relative_accuracy, numeric_ground_truth, relative_error, score_detail
+from .prompts import REASONING_TAG
 
-NA_TYPES = frozenset(NA_QUESTION_TYPES)
 NA_SHAPES = ("linear", "mra", "metric")
-PARSERS = ("official", "lmms-eval")
-REASONING_TAGS = {"think": "think", "observe": "observe"}
-
-_ANY_TAG = re.compile(r"</?\s*(?:think|observe|answer)\s*>", re.IGNORECASE)
+# mode -> the tag around its reasoning, for the modes that have one (think, observe); from prompts
+REASONING_TAGS = {mode: tag for mode, tag in REASONING_TAG.items() if tag}
+_TAG_NAMES = tuple(dict.fromkeys(list(REASONING_TAGS.values()) + [ANSWER_TAG]))
+# Any of the tags, in any case, with stray spaces ("< think >", "</ANSWER>"). Possessive
+# whitespace: linear time on long runs of spaces.
+_ANY_TAG = re.compile(rf"</?\s*+(?:{'|'.join(_TAG_NAMES)})\s*+>", re.IGNORECASE)
 
 RewardFunc = Callable[..., list[float]]
 
@@ -86,23 +92,31 @@ def completion_text(completion) -> str:
 # ----------------------------------------------------------------------------- format
 
 def parse_format(text: str, mode: str) -> tuple[str, str] | None:
-    """``(reasoning, answer)`` when ``text`` follows the mode's format exactly, else ``None``."""
+    """``(reasoning, answer)`` when ``text`` follows the mode's format exactly, else ``None``.
+
+    The format holds when the text has exactly four tags (any of think/observe/answer, open or
+    closed, in any case), which are ``<TAG>``, ``</TAG>``, ``<answer>``, ``</answer>`` in this
+    order with only whitespace around the two blocks, and the answer is not blank. Stops reading
+    at the fifth tag, so repeated tags cost nothing.
+    """
     tag = REASONING_TAGS.get(mode)
     if tag is None:
         raise VsgrpoError(f"mode {mode!r} has no format; choose think or observe")
-    m = re.fullmatch(rf"\s*<{tag}>(.*?)</{tag}>\s*<answer>(.*?)</answer>\s*", text, re.DOTALL)
-    if m is None:
+    tags = list(islice(_ANY_TAG.finditer(text), 5))
+    expected = (f"<{tag}>", f"</{tag}>", f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>")
+    if len(tags) != 4 or any(m.group() != e for m, e in zip(tags, expected)):
         return None
-    reasoning, answer = m.group(1), m.group(2)
-    if _ANY_TAG.search(reasoning) or _ANY_TAG.search(answer) or not answer.strip():
+    outside = (text[:tags[0].start()], text[tags[1].end():tags[2].start()], text[tags[3].end():])
+    if any(part.strip() for part in outside):
         return None
-    return reasoning, answer
+    reasoning, answer = text[tags[0].end():tags[1].start()], text[tags[2].end():tags[3].start()]
+    return (reasoning, answer) if answer.strip() else None
 
 
 def format_reward(mode: str = "think", *, allow_empty_reasoning: bool = True) -> RewardFunc:
     """Format reward for ``mode`` (think | observe): 1.0 when the completion follows the format."""
     if mode not in REASONING_TAGS:
-        raise VsgrpoError(f"mode {mode!r} has no format reward; choose think or observe")
+        raise VsgrpoError(f"mode {mode!r} has no format reward; choose {' or '.join(REASONING_TAGS)}")
 
     def reward(prompts=None, completions=(), **columns) -> list[float]:
         out = []
@@ -132,27 +146,19 @@ def numeric_score(pred: float | None, gt: float, *, shape: str = "linear", toler
     raise VsgrpoError(f"unknown na_shape {shape!r}; choose one of {', '.join(NA_SHAPES)}")
 
 
-def _parse_number(text: str, parser: str) -> float | None:
-    value = official_number(text) if parser == "official" else parse_number(text)
-    return value if value is not None and math.isfinite(value) else None
-
-
 def score_answer(text: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None, *,
                  na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official") -> float:
-    """Accuracy of one completion ``text`` against one row (the function behind :func:`accuracy_reward`)."""
-    answer = extract_answer_span(text or "")
-    has_options = options is not None and len(options) > 0
-    if question_type in NA_TYPES:
-        try:
-            gt = float(ground_truth)
-        except (TypeError, ValueError):
-            raise VsgrpoError(f"numeric question with non-numeric ground truth {ground_truth!r}") from None
-        return numeric_score(_parse_number(answer, parser), gt, shape=na_shape, tolerance=na_tolerance)
-    if has_options:
-        letter = official_token(map_option_text(answer, list(options)))
-        return exact_match(letter, str(ground_truth).strip()) if letter else 0.0
-    pred = normalize_text_answer(answer)
-    return 1.0 if pred and pred == normalize_text_answer(str(ground_truth)) else 0.0
+    """Accuracy of one completion ``text`` against one row (the function behind :func:`accuracy_reward`).
+
+    Scored by :func:`vsgrpo.metrics.score_detail` (evaluation's defaults: ``<answer>`` span, option
+    text mapped to its letter); numeric answers with ``na_shape`` other than ``metric`` reshape
+    the number that call parsed.
+    """
+    scored = score_detail(text or "", ground_truth, question_type, options, parser=parser)
+    if na_shape == "metric" or answer_kind(question_type) == "mca":
+        return scored.score
+    return numeric_score(scored.parsed, numeric_ground_truth(ground_truth, question_type), shape=na_shape,
+                         tolerance=na_tolerance)
 
 
 def accuracy_reward(*, na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official") -> RewardFunc:
@@ -176,8 +182,8 @@ def accuracy_reward(*, na_shape: str = "linear", na_tolerance: float = 0.5, pars
 
 # ----------------------------------------------------------------------------- monitors
 
-def _reasoning_blocks(text: str) -> list[str]:
-    return re.findall(r"<(think|observe)>(.*?)</\1>", text, re.DOTALL)
+def _reasoning_blocks(text: str) -> list[tuple[str, str]]:
+    return tag_blocks(text, tuple(REASONING_TAGS.values()))
 
 
 def empty_reasoning(prompts=None, completions=(), **columns) -> list[float]:

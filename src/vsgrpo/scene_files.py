@@ -28,6 +28,8 @@ from .scene import CameraTrack, FloorPlan, Scene, SceneIndex, Visibility
 
 META_DIR, VIDEO_DIR, VIS_DIR, PLAN_DIR, CAM_DIR, PREVIEW_DIR = (
     "meta", "videos", "visibility", "floorplans", "cameras", "previews")
+#: every folder a data root's writers (synth, ingest) write into
+DATA_DIRS = (META_DIR, VIDEO_DIR, VIS_DIR, PLAN_DIR, CAM_DIR, PREVIEW_DIR)
 
 
 def meta_path(root, dataset: str) -> Path:

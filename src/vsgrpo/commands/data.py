@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
+from ..options import parse_size
+from ..prompts import STYLES
 from . import group
 
 
 def register(subparsers) -> None:
-    sub = group(subparsers, "data", "data commands")  # noqa: F841  (sub-commands added by later work)
+    sub = group(subparsers, "data", "data commands")
     _add_synth(sub)
     _add_ingest(sub)
     _add_build(sub)
     _add_verify(sub)
+    _add_export(sub)
 
 
 # --- data synth: procedural rooms (vsgrpo.sources.synthetic) -----------------------------------
-
-
-def _size(text: str) -> tuple[int, int]:
-    import argparse
-
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}") from None
-    return w, h
 
 
 def _add_synth(sub) -> None:
@@ -35,7 +28,7 @@ def _add_synth(sub) -> None:
     p.add_argument("--out", required=True, help="data root to write (meta/, videos/synthetic/, ...)")
     p.add_argument("--seed", type=int, default=0, help="scene i depends only on (seed, i) (default 0)")
     p.add_argument("--frames", type=int, default=120, help="frames per video (default 120)")
-    p.add_argument("--size", type=_size, default=(320, 240), metavar="WxH", help="frame size (default 320x240)")
+    p.add_argument("--size", type=parse_size, default=(320, 240), metavar="WxH", help="frame size (default 320x240)")
     p.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10: 12 s videos)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: one per core, at most 4)")
     p.add_argument("--no-ceiling", action="store_true", help="render rooms without a ceiling")
@@ -124,17 +117,30 @@ def _add_build(sub) -> None:
                                    "objects, video, extra) and OUT/summary.json (counts per type). When --meta is "
                                    "ROOT/meta of a data root, videos, visibility and floor plans under ROOT are "
                                    "used too (appearance order, route planning). See docs/questions.md.")
+    import argparse
+
+    from ..presets import DATA_PRESETS
+
     p.add_argument("--meta", required=True, help="directory of meta info *.json files (or ROOT/meta of a data root)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--tasks", help="comma-separated question types (default: all)")
-    p.add_argument("--per-scene", type=_per_scene, default=6, metavar="N|all",
-                   help="at most N questions per scene and type, or 'all' (default 6; room size: 1)")
+    p.add_argument("--preset", choices=sorted(DATA_PRESETS),
+                   help="named settings: vsi100k = the paper's VSI-100k recipe (its six tasks, centre distances, "
+                        "train style, all questions per scene); the summary then prints the paper's counts beside "
+                        "ours. Flags given explicitly override the preset")
+    p.add_argument("--tasks", default=argparse.SUPPRESS,
+                   help="comma-separated question types (default: all, or the preset's)")
+    p.add_argument("--add-tasks", metavar="TYPES",
+                   help="question types added to the preset's (opt-in, e.g. route_planning,obj_appearance_order)")
+    p.add_argument("--per-scene", type=_per_scene, default=argparse.SUPPRESS, metavar="N|all",
+                   help="at most N questions per scene and type, or 'all' (default 6, preset vsi100k: all; room "
+                        "size: 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    p.add_argument("--style", choices=("bench", "train"), default="bench",
+    p.add_argument("--style", choices=STYLES, default=argparse.SUPPRESS,
                    help="bench: VSI-Bench form with lettered options; train: VSI-100k form, no options, the "
-                        "answer word itself (default bench)")
-    p.add_argument("--distance", choices=("closest", "center"), default="closest",
-                   help="closest: VSI-Bench closest points; center: box centres as in VSI-100k (default closest)")
+                        "answer word itself (default bench, preset vsi100k: train)")
+    p.add_argument("--distance", choices=("closest", "center"), default=argparse.SUPPRESS,
+                   help="closest: VSI-Bench closest points; center: box centres as in VSI-100k (default closest, "
+                        "preset vsi100k: center)")
     p.add_argument("--na-options", action="store_true",
                    help="bench style: also give numeric questions four lettered options")
     p.add_argument("--appearance-threshold", type=int, metavar="PX",
@@ -147,13 +153,28 @@ def _run_build(args) -> int:
     from ..dataset import build
     from ..questions import BuildConfig
 
-    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else None
-    cfg = BuildConfig(style=args.style, distance=args.distance, per_scene=args.per_scene, seed=args.seed,
-                      tasks=tasks, na_options=args.na_options, appearance_threshold=args.appearance_threshold)
+    from ..presets import DATA_PRESETS, format_counts_table
+
+    preset = DATA_PRESETS[args.preset] if args.preset else {}
+
+    def pick(name, default):
+        return getattr(args, name) if hasattr(args, name) else preset.get(name, default)
+
+    tasks_text = getattr(args, "tasks", None)
+    tasks = tuple(t.strip() for t in tasks_text.split(",") if t.strip()) if tasks_text else preset.get("tasks")
+    if args.add_tasks:
+        extra = tuple(t.strip() for t in args.add_tasks.split(",") if t.strip())
+        tasks = tuple(dict.fromkeys((tasks or ()) + extra)) if tasks else None  # None already means all
+    cfg = BuildConfig(style=pick("style", "bench"), distance=pick("distance", "closest"),
+                      per_scene=pick("per_scene", 6), seed=args.seed, tasks=tasks, na_options=args.na_options,
+                      appearance_threshold=args.appearance_threshold)
     summary = build(args.meta, args.out, cfg)  # rows carry their threshold: `data verify` needs no flag
     print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {args.out}/questions.parquet")
     for t, n in summary["counts"].items():
         print(f"  {t:<30} {n:>7}")
+    if preset.get("paper_counts"):
+        print(f"per task, beside the paper's {args.preset} (ratio = built / paper):")
+        print(format_counts_table(summary["counts"], preset))
     return 0
 
 
@@ -180,4 +201,60 @@ def _run_verify(args) -> int:
             write_json(args.report, report)
         except OSError as e:
             raise VsgrpoError(f"cannot write --report {args.report}: {e.strerror or e}") from None
+    return 0
+
+
+# --- data export: training data for other RL engines (vsgrpo.export) ----------------------------
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write training data for another RL engine (verl: many nodes)",
+                       description="Write a train-style questions parquet as verl's RL parquet (DIR/train.parquet, "
+                                   "DIR/val.parquet): vsgrpo's prompts with the video placeholder, the video with the "
+                                   "recipe's frames and pixel budget, the ground truth for the rule reward. Also "
+                                   "writes DIR/vsgrpo_reward.py (vsgrpo's GRPO reward for verl, self-contained) and "
+                                   "DIR/verl_overrides.txt (verl command-line overrides, one per line). "
+                                   "See docs/scaling.md and recipes/verl/.")
+    p.add_argument("--format", required=True, choices=("verl",), help="target engine")
+    p.add_argument("--questions", help="train-style questions parquet (default: the --config recipe's data)")
+    p.add_argument("--root", help="video root of --questions, holding {dataset}/{scene_name}.mp4 "
+                                  "(default: videos/ beside the parquet)")
+    p.add_argument("--out", required=True, help="output folder DIR")
+    p.add_argument("--config", help="a vsgrpo GRPO recipe (e.g. recipes/paper/vsgrpo-2b.yaml): mode, frames, pixels "
+                                    "and reward settings come from it; flags below override it")
+    p.add_argument("--mode", choices=("vanilla", "think", "observe"), help="prompt mode (default: vanilla)")
+    val = p.add_mutually_exclusive_group()
+    val.add_argument("--val-questions", help="held-out questions parquet for verl's validation")
+    val.add_argument("--val-fraction", type=float,
+                     help="hold out whole scenes of --questions until this fraction of questions (default 0.05)")
+    p.add_argument("--val-root", help="video root of --val-questions (default: videos/ beside it)")
+    p.add_argument("--num-frames", type=int, help="frames per video (default: 16, the paper recipe's)")
+    p.add_argument("--min-pixels", type=int, help="per-frame minimum pixels (default: 3136, the paper recipe's)")
+    p.add_argument("--max-pixels", type=int, help="per-frame maximum pixels (default: 100352, the paper recipe's)")
+    p.add_argument("--na-shape", choices=("linear", "mra", "metric"), help="numeric reward shape (default: linear)")
+    p.add_argument("--root-as", help="write video paths under this folder instead of --root (where the training "
+                                     "nodes see the videos, e.g. a shared mount)")
+    p.add_argument("--seed", type=int, help="seed of the row order and the held-out scenes (default 0)")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    from ..export.verl import VerlExport, export_verl, from_recipe
+
+    flags = dict(questions=args.questions, root=args.root, out=args.out, mode=args.mode,
+                 val_questions=args.val_questions, val_root=args.val_root, val_fraction=args.val_fraction,
+                 num_frames=args.num_frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                 na_shape=args.na_shape, root_as=args.root_as, seed=args.seed)
+    if args.config:
+        spec = from_recipe(args.config, **flags)
+    else:
+        spec = VerlExport(**{k: v for k, v in flags.items() if v is not None})
+    if args.val_questions:
+        spec.val_fraction = 0.0
+    summary = export_verl(spec)
+    print(f"verl export: {summary['train']} train + {summary['val']} val questions -> {summary['out']}")
+    print(f"  reward: {summary['reward']} (compute_score)")
+    print(f"  overrides: {summary['overrides']} (paste after your verl command; see recipes/verl/)")
+    print(f"  max vision tokens per prompt: {summary['max_vision_tokens']} "
+          f"(data.max_prompt_length={summary['max_prompt_length']})")
     return 0

@@ -23,6 +23,12 @@ def register(subparsers) -> None:
         p.add_argument("--resume", action="store_true",
                        help="continue from the newest checkpoint-N in output_dir (optimizer, scheduler, RNG, data "
                             "position restored)")
+        p.add_argument("--overwrite", action="store_true",
+                       help="start over: delete the checkpoints, final model and logs already in output_dir")
+        p.add_argument("--dry-run", action="store_true",
+                       help="print the fully resolved configuration (ours and TRL's, the TRL values that differ "
+                            "from TRL's defaults, GRPO: the paper's settings beside this run's) as JSON and exit "
+                            "without loading a model")
         p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe settings")
         p.set_defaults(func=_run, method=method)
 
@@ -41,7 +47,15 @@ def _run(args) -> int:
     from ..train.config import load_config
     from ..train.runner import run
 
+    if getattr(args, "dry_run", False):
+        import json
+
+        from ..train.runner import dry_run
+
+        cfg = load_config(args.method, args.config, args.overrides, check_paths=False)
+        print(json.dumps(dry_run(cfg), indent=2))
+        return 0
     cfg = load_config(args.method, args.config, args.overrides)
-    out = run(cfg, resume=args.resume)
+    out = run(cfg, resume=args.resume, overwrite=args.overwrite)
     print(out)
     return 0

@@ -8,66 +8,109 @@ from pathlib import Path
 
 from ..errors import VsgrpoError
 from ..io import atomic_path, ensure_writable_dir
-from ..metrics import TASK_LABELS, TASKS
-
-COLUMNS = ("overall",) + TASKS
-LABELS = {"overall": "Avg", **TASK_LABELS}
+from ..questions import question_types_of, scored_tasks, task_label
 
 
-def _cell(value) -> str:
-    return "-" if value is None else f"{value:.1f}"
+def table_columns() -> tuple[str, ...]:
+    """``overall`` and the scored tasks in column order (from the task registry)."""
+    return ("overall",) + scored_tasks()
 
 
-def _value(results: dict, column: str):
-    return results.get("overall") if column == "overall" else results.get("scores", {}).get(column)
+def fmt(value, digits: int = 1) -> str:
+    """A score (or any number) as printed in every table and chart; ``None`` as ``-``."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def results_table(runs: dict[str, dict]) -> str:
-    """Markdown table, one row per run: Avg, the 8 tasks (the paper's order), scored count, errors."""
-    header = ["run"] + [LABELS[c] for c in COLUMNS] + ["n", "errors"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    for name, res in runs.items():
-        cells = [name] + [_cell(_value(res, c)) for c in COLUMNS] + [str(res.get("count", 0)),
-                                                                      str(res.get("errors", 0))]
-        lines.append("| " + " | ".join(cells) + " |")
-    notes = sorted({t for res in runs.values() for t in res.get("missing_tasks", [])}, key=TASKS.index)
-    text = "\n".join(lines) + "\n"
-    if notes:
-        text += ("\nNo questions (left out of Avg): " + ", ".join(LABELS[t] for t in notes) + ".\n")
-    return text
+def score_value(results: dict, column: str):
+    """``overall`` or one ``scores`` entry of a results object (``None`` when not scored)."""
+    return results.get("overall") if column == "overall" else (results.get("scores") or {}).get(column)
 
 
-def bar_chart(runs: dict[str, dict], path: str | os.PathLike, *, title: str = "VSI-Bench") -> Path:
-    """Grouped bar chart (PNG) of Avg and per-task scores, one colour per run. Written atomically."""
+def column_label(column: str) -> str:
+    """Short header of a score column: Avg, a task label, or RelDir-easy/medium/hard for direction levels."""
+    return "Avg" if column == "overall" else task_label(column)
+
+
+def score_columns(results: list[dict]) -> list[str]:
+    """``overall`` plus the VSI-Bench tasks (and direction levels) any of ``results`` scored, paper order."""
+    present = {k for r in results for k in (r.get("scores") or {})}
+    cols = ["overall"]
+    for t in scored_tasks():
+        if t in present:
+            cols.append(t)
+        members = question_types_of(t)
+        if members != (t,):
+            cols += [qt for qt in members if qt in present]
+    return cols
+
+
+def pyplot():
+    """matplotlib's pyplot with the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
+    """Write ``fig`` as PNG atomically and close it."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
+def results_table(runs: dict[str, dict], *, baselines: dict[str, dict] | None = None) -> str:
+    """Markdown table, one row per run: Avg, the 8 tasks (the paper's order), scored count, errors.
+
+    ``baselines``: rows printed first, as VSI-Bench does (``{"chance (random)": results-like, ...}``,
+    see :func:`vsgrpo.eval.baselines.table_rows`); their "-" cells are undefined values.
+    """
+    columns = table_columns()
+    header = ["run"] + [column_label(c) for c in columns] + ["n", "errors"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    for name, res in {**(baselines or {}), **runs}.items():
+        errors = res.get("errors", 0)
+        cells = [name] + [fmt(score_value(res, c)) for c in columns] + [str(res.get("count", 0)),
+                                                                      "-" if errors is None else str(errors)]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = sorted({t for res in runs.values() for t in res.get("missing_tasks", [])}, key=lambda t: columns.index(t) if t in columns else len(columns))
+    text = "\n".join(lines) + "\n"
+    if notes:
+        text += ("\nNo questions (left out of Avg): " + ", ".join(column_label(t) for t in notes) + ".\n")
+    return text
+
+
+def bar_chart(runs: dict[str, dict], path: str | os.PathLike, *, title: str = "VSI-Bench",
+              columns: tuple[str, ...] | list[str] | None = None, dpi: int = 120) -> Path:
+    """Grouped bar chart (PNG): one group per score column (default Avg and the tasks), one colour per run,
+    each bar's value on top. Written atomically."""
     import numpy as np
 
+    columns = table_columns() if columns is None else columns
+    plt = pyplot()
     names = list(runs)
-    x = np.arange(len(COLUMNS))
+    x = np.arange(len(columns))
     width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(COLUMNS) + 0.3 * len(names)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(columns) + 0.3 * len(names)), 4.5))
     for i, name in enumerate(names):
-        vals = [_value(runs[name], c) for c in COLUMNS]
+        vals = [score_value(runs[name], c) for c in columns]
         heights = [0.0 if v is None else v for v in vals]
         bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, heights, width, label=name)
         for bar, v in zip(bars, vals):
-            ax.annotate(_cell(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+            ax.annotate(fmt(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
                         va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")
-    ax.set_xticks(x, [LABELS[c] for c in COLUMNS])
+    ax.set_xticks(x, [column_label(c) for c in columns], fontsize=8 if len(columns) > 9 else None)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 105)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=dpi)
 
 
 def run_label(run_dir: Path) -> str:
@@ -75,12 +118,14 @@ def run_label(run_dir: Path) -> str:
     return run_dir.resolve().name
 
 
-def write_run_report(run_dir: str | os.PathLike, results: dict) -> None:
-    """``results.md`` and ``results.png`` of one run."""
+def write_run_report(run_dir: str | os.PathLike, results: dict, *, baselines: dict | None = None) -> None:
+    """``results.md`` and ``results.png`` of one run (``baselines``: its chance rows, printed first)."""
+    from .baselines import table_rows
+
     run_dir = Path(run_dir)
     runs = {run_label(run_dir): results}
     with atomic_path(run_dir / "results.md") as tmp:
-        tmp.write_text(results_table(runs), encoding="utf-8")
+        tmp.write_text(results_table(runs, baselines=table_rows(baselines)), encoding="utf-8")
     bar_chart(runs, run_dir / "results.png", title=f"VSI-Bench: {run_label(run_dir)}")
 
 
@@ -94,17 +139,49 @@ def load_run(run_dir: str | os.PathLike) -> dict:
         raise VsgrpoError(f"{path} is not valid JSON: {e}") from None
 
 
+def load_baselines(run_dir: str | os.PathLike) -> dict | None:
+    """A run's chance rows (``baselines.json``); ``None`` for a run written before they existed."""
+    path = Path(run_dir) / "baselines.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def baseline_rows(baselines: dict[str, dict | None]) -> dict[str, dict]:
+    """Chance rows of several runs (``{run name: baselines}``): once when the runs share their
+    questions, else once per distinct question set, named by its runs."""
+    from .baselines import table_rows
+
+    groups: dict[str, list[str]] = {}
+    found: dict[str, dict] = {}
+    for name, b in baselines.items():
+        if b:
+            key = json.dumps(b, sort_keys=True)
+            groups.setdefault(key, []).append(name)
+            found[key] = b
+    if len(groups) == 1:
+        return table_rows(next(iter(found.values())))
+    rows: dict[str, dict] = {}
+    for key, names in groups.items():
+        rows.update(table_rows(found[key], suffix=f" [{', '.join(names)}]"))
+    return rows
+
+
 def compare_runs(run_dirs: list[str | os.PathLike], *, out: str | os.PathLike | None = None) -> str:
-    """Side-by-side Markdown table of several runs; with ``out``, also ``report.md`` and ``report.png`` there."""
+    """Side-by-side Markdown table of several runs, their chance rows first; with ``out``, also
+    ``report.md`` and ``report.png`` there."""
     if not run_dirs:
         raise VsgrpoError("name at least one run folder")
     runs: dict[str, dict] = {}
+    chance: dict[str, dict | None] = {}
     for d in run_dirs:
         name = run_label(Path(d))
         while name in runs:  # two folders with the same name in different places
             name += "'"
         runs[name] = load_run(d)
-    table = results_table(runs)
+        chance[name] = load_baselines(d)
+    table = results_table(runs, baselines=baseline_rows(chance))
     if out is not None:
         out = ensure_writable_dir(out)
         with atomic_path(out / "report.md") as tmp:

@@ -7,7 +7,12 @@ A run directory holds:
   ``id, dataset, scene_name, question_type, ground_truth, prompt, prediction`` (raw model
   text), ``answer`` (after the ``<answer>``/option-text steps), ``parsed``, ``score`` (0-1),
   ``error``, ``seconds``.
-- ``results.json`` (as ``vsgrpo eval score``), ``results.md`` and ``results.png`` at the end.
+- ``results.json`` (as ``vsgrpo eval score``), ``results.md`` and ``results.png`` at the end;
+  ``baselines.json``: the chance rows of the same questions (:mod:`vsgrpo.eval.baselines`),
+  which ``results.md`` prints above the model's row.
+
+``blind=True`` (``--blind``) sends the same prompt text ("These are frames of a video." and
+all) with no frames, so the run's score minus a normal run's is what the video adds.
 
 Rerunning the same command resumes: finished ids are skipped, a line torn by a crash is cut
 off, and the file is compacted to one line per id at the end. Scoring settings may change
@@ -25,69 +30,23 @@ from pathlib import Path
 
 from .. import metrics
 from ..errors import VsgrpoError
-from ..io import ensure_writable_dir, safe_join, write_json
+from ..io import ensure_writable_dir, remove_stale_temps, run_lock, safe_join, write_json
 from ..progress import progress
 from ..prompts import MODES, STYLES, build_prompt
 from .backends import BACKENDS, Backend, Request, make_backend
+from .baselines import compute_baselines
 from .samples import SampleWriter, load_samples, rewrite
-from .scoring import ScoringConfig, finish_results, load_questions
-
-# Greedy decoding budget by mode: a word or number (VSI-Bench's own setting is 16), or room
-# for a reasoning block before the answer.
-MAX_NEW_TOKENS = {"vanilla": 16, "think": 1024, "observe": 1024}
+from .config import MAX_NEW_TOKENS, EvalConfig, ScoringConfig
+from .scoring import finish_results, load_questions
 
 SAMPLES_FILE, RESULTS_FILE, CONFIG_FILE = "samples.jsonl", "results.json", "config.json"
+BASELINES_FILE = "baselines.json"  # chance rows of the run's questions (vsgrpo.eval.baselines)
 TABLE_FILE, CHART_FILE = "results.md", "results.png"
 
 # Settings that define what a run's samples mean; a resumed run must match them.
-_IDENTITY = ("model", "questions", "videos", "frames", "mode", "style", "backend", "max_new_tokens")
-
-
-@dataclass
-class EvalConfig:
-    """Everything an evaluation run needs. Field comments double as CLI help."""
-
-    model: str                      # hub id or local folder (openai: the served model name)
-    questions: str                  # VSI-Bench-schema parquet
-    videos: str                     # root holding {dataset}/{scene_name}.mp4
-    out: str = "eval-run"           # run directory (created; rerun to resume)
-    frames: int = 32                # frames sampled uniformly per video
-    mode: str = "vanilla"           # vanilla | think | observe
-    style: str = "bench"            # bench (options, letters) | train (VSI-100k form, no options)
-    backend: str = "hf"             # hf | openai | vllm
-    batch_size: int = 1             # hf/vllm: generation batch; openai: parallel requests
-    limit: int | None = None        # first N questions only
-    max_new_tokens: int | None = None  # default by mode (MAX_NEW_TOKENS)
-    parser: str = "official"        # official | lmms-eval
-    answer_tag: bool = True         # score the <answer> span when present
-    option_text: bool = True        # map an answer equal to an option's text to its letter
-    retry_errors: bool = False      # on resume, run again the samples that ended in an error
-    backend_options: dict = field(default_factory=dict)  # passed to the backend constructor
-
-    def __post_init__(self):
-        if self.mode not in MODES:
-            raise VsgrpoError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
-        if self.style not in STYLES:
-            raise VsgrpoError(f"unknown style {self.style!r}; choose one of {', '.join(STYLES)}")
-        if self.backend not in BACKENDS:
-            raise VsgrpoError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self.frames < 1:
-            raise VsgrpoError(f"--frames must be at least 1, got {self.frames}")
-        if self.batch_size < 1:
-            raise VsgrpoError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.max_new_tokens is None:
-            self.max_new_tokens = MAX_NEW_TOKENS[self.mode]
-        self.scoring  # validates the parser
-
-    @property
-    def scoring(self) -> ScoringConfig:
-        return ScoringConfig(parser=self.parser, answer_tag=self.answer_tag, option_text=self.option_text)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["questions"] = str(Path(self.questions).resolve())
-        d["videos"] = str(Path(self.videos).resolve())
-        return d
+_IDENTITY = ("model", "questions", "videos", "frames", "mode", "style", "backend", "max_new_tokens", "blind")
+# Identity settings added later, with the value runs written before them had.
+_IDENTITY_DEFAULTS = {"blind": False}
 
 
 class _FrameCache:
@@ -127,20 +86,48 @@ def _score_row(row: dict, question: dict, scoring: ScoringConfig) -> dict:
     return row
 
 
-def _check_resume(out: Path, config: EvalConfig) -> None:
-    path = out / CONFIG_FILE
-    if not path.exists():
-        return
+def _read_config(path: Path) -> dict | None:
+    """The stored config of a run, or ``None`` when it is missing, unreadable or incomplete."""
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return  # unreadable config (written atomically, so only by hand): overwrite it
+    except (OSError, ValueError):
+        return None
+    if isinstance(old, dict):
+        old = {**_IDENTITY_DEFAULTS, **old}
+    if not isinstance(old, dict) or any(k not in old for k in _IDENTITY):
+        return None
+    return old
+
+
+def _start_over(out: Path) -> None:
+    for name in (SAMPLES_FILE, RESULTS_FILE, TABLE_FILE, CHART_FILE, CONFIG_FILE):
+        (out / name).unlink(missing_ok=True)
+
+
+def _check_resume(out: Path, config: EvalConfig) -> dict | None:
+    """Refuse to resume a run made with other settings; returns the stored config (or ``None``).
+
+    Samples without a readable ``config.json`` (deleted, cut short, edited) cannot be matched to
+    settings, so they are refused too rather than relabelled: ``--overwrite`` starts over.
+    """
+    if config.overwrite:
+        _start_over(out)
+        return None
+    old = _read_config(out / CONFIG_FILE)
+    samples = out / SAMPLES_FILE
+    if old is None:
+        if samples.exists() and samples.stat().st_size > 0:
+            state = "is missing" if not (out / CONFIG_FILE).exists() else "is unreadable or incomplete"
+            raise VsgrpoError(f"{out} holds samples but its {CONFIG_FILE} {state}, so the settings they were made "
+                              "with are unknown; pass --overwrite to start over (or choose another --out)")
+        return None
     new = config.to_dict()
-    diff = [k for k in _IDENTITY if k in old and old[k] != new[k]]
+    diff = [k for k in _IDENTITY if old[k] != new[k]]
     if diff:
         k = diff[0]
         raise VsgrpoError(f"{out} holds a run with {k}={old[k]!r}, not {new[k]!r}; choose another --out "
-                          "(or delete that folder to start over)")
+                          "(or pass --overwrite to start over)")
+    return old
 
 
 def run_eval(config: EvalConfig | None = None, *, backend_instance: Backend | None = None, **kwargs) -> dict:
@@ -163,16 +150,25 @@ def run_eval(config: EvalConfig | None = None, *, backend_instance: Backend | No
         raise TypeError("pass either an EvalConfig or keyword fields, not both")
     questions = load_questions(config.questions, limit=config.limit)
     videos = Path(config.videos)
-    if not videos.is_dir():
+    if not videos.is_dir() and not config.blind:
         raise VsgrpoError(f"videos folder not found: {videos} (expected {{dataset}}/{{scene_name}}.mp4 inside)")
     out = ensure_writable_dir(config.out)
-    _check_resume(out, config)
+    with run_lock(out, "eval run"):
+        return _run_locked(out, questions, videos, config, backend_instance)
+
+
+def _run_locked(out: Path, questions: list[dict], videos: Path, config: EvalConfig,
+                backend_instance: Backend | None) -> dict:
+    remove_stale_temps(out, recursive=False)
+    old = _check_resume(out, config)
+    meta = config.to_dict()
+    meta["backend_info"] = (old or {}).get("backend_info", {})
+    write_json(out / CONFIG_FILE, meta)  # the settings are on disk before the first sample is
     samples_path = out / SAMPLES_FILE
     done = load_samples(samples_path, repair=True)
     known = {q["id"] for q in questions}
     todo = [q for q in questions
             if q["id"] not in done or (config.retry_errors and done[q["id"]].get("error"))]
-    meta = config.to_dict()
     if todo:
         backend = backend_instance
         own_backend = backend is None
@@ -185,12 +181,6 @@ def run_eval(config: EvalConfig | None = None, *, backend_instance: Backend | No
         finally:
             if own_backend:
                 backend.close()
-    else:  # nothing to generate: keep the recorded backend details, update the scoring settings
-        try:
-            meta["backend_info"] = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8"))["backend_info"]
-        except (OSError, ValueError, KeyError):
-            pass
-        write_json(out / CONFIG_FILE, meta)
     return finish_run(out, questions=questions, scoring=config.scoring, only=known)
 
 
@@ -208,6 +198,10 @@ def _generate_all(todo: list[dict], config: EvalConfig, backend: Backend, videos
                        "question_type": q["question_type"], "ground_truth": q["ground_truth"],
                        "prompt": build_prompt(q["question"], options, mode=config.mode, style=config.style),
                        "prediction": None, "error": None, "seconds": None}
+                if config.blind:  # the same prompt text, no frames: the video is never read
+                    requests.append(Request(q["id"], row["prompt"], None, None))
+                    rows.append(row)
+                    continue
                 try:
                     path = safe_join(videos, str(q["dataset"]), f"{q['scene_name']}.mp4")
                     frames, fps = cache.get(path, config.frames)
@@ -260,7 +254,10 @@ def finish_run(out: str | Path, *, questions: list[dict], scoring: ScoringConfig
     total = len(only) if only is not None else len(questions)
     results = finish_results(scored, errors=errors, unanswered=total - answered, config=scoring)
     write_json(out / RESULTS_FILE, results)
-    write_run_report(out, results)
+    # The chance rows of exactly the questions this run covers, printed above the model's row.
+    baselines = compute_baselines(q for q in questions if only is None or q["id"] in only)
+    write_json(out / BASELINES_FILE, baselines)
+    write_run_report(out, results, baselines=baselines)
     return results
 
 

@@ -10,12 +10,26 @@ the file (atomically) with exactly one line per id, the last one written winning
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..io import atomic_path
+
+
+def as_id(value) -> int:
+    """A question id from JSON: an integer (``3``, ``3.0``, ``"3"``); ``1.9``, ``1e400``, ``true`` raise ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"id {value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.strip().isascii():
+        return int(value)
+    raise ValueError(f"id {value!r} is not an integer")
 
 
 def load_samples(path: str | os.PathLike, *, repair: bool = False) -> dict[int, dict]:
@@ -47,8 +61,8 @@ def load_samples(path: str | os.PathLike, *, repair: bool = False) -> dict[int, 
             continue
         try:
             row = json.loads(line)
-            out[int(row["id"])] = row
-        except (ValueError, KeyError, TypeError):
+            out[as_id(row["id"])] = row
+        except (ValueError, KeyError, TypeError, AttributeError):
             warnings.warn(f"{path}: line {n} is not a sample record; ignored")
     return out
 

@@ -9,27 +9,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import metrics
-from ..answers import PARSERS
 from ..dataset import REQUIRED_COLUMNS as QUESTION_COLUMNS
 from ..dataset import read_questions
 from ..errors import VsgrpoError
+from .config import ScoringConfig
 
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    """How predictions become scores. ``official`` + both switches off = the authors' protocol."""
-
-    parser: str = "official"      # "official" (first token, float()) or "lmms-eval" (first number anywhere)
-    answer_tag: bool = True       # take the <answer>...</answer> span when present
-    option_text: bool = True      # map an answer equal to an option's text to that option's letter
-
-    def __post_init__(self):
-        if self.parser not in PARSERS:
-            raise VsgrpoError(f"unknown parser {self.parser!r}; choose one of {', '.join(PARSERS)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def load_questions(path: str | os.PathLike, *, limit: int | None = None) -> list[dict]:
@@ -69,15 +53,21 @@ def load_predictions(path: str | os.PathLike) -> dict[int, str | None]:
     path = Path(path)
     if not path.is_file():
         raise VsgrpoError(f"predictions file not found: {path}")
+    from .samples import as_id
+
     out: dict[int, str | None] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise VsgrpoError(f"{path}: line {n} is not UTF-8 text (binary data in a predictions file?)") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                qid = int(row["id"])
-            except (ValueError, KeyError, TypeError):
+                qid = as_id(row["id"])
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise VsgrpoError(f"{path}: line {n} is not a JSON object with an integer 'id'") from None
             if qid in out:
                 raise VsgrpoError(f"{path}: id {qid} has more than one prediction (line {n})")

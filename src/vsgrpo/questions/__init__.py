@@ -1,33 +1,17 @@
 """Spatial question tasks. Importing this package registers the built-in tasks.
 
-See :mod:`vsgrpo.questions.base` for the :class:`Task` interface and how to add a task.
+See :mod:`vsgrpo.questions.base` for the :class:`Task` interface, how to add a task, and the
+functions that read the table of question types (kind, scored task, label, column order).
 """
 
 from __future__ import annotations
 
-import importlib
+# Each module registers its tasks on import; this order is the build order of `data build`.
+from . import counting, size, distance, direction, appearance, route  # noqa: F401,I001
+from .base import (DEFAULT_PER_SCENE, TASK_REGISTRY, BuildConfig, Question, Task, Unchecked, get_task,
+                   question_types, question_types_of, register_task, scored_task_of, scored_tasks, task_label,
+                   unregister_task)
 
-from .base import (DEFAULT_PER_SCENE, TASKS, BuildConfig, Question, Task, Unchecked, get_task,
-                   register_task)
-
-# Modules that register tasks on import. Missing optional ones (another helper may still be
-# writing them) are skipped; verify then counts their rows as unchecked.
-_BUILTIN_MODULES = ("counting", "size", "distance", "direction", "appearance", "route")
-_loaded = False
-
-
-def load_builtin_tasks() -> dict[str, Task]:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in _BUILTIN_MODULES:
-            try:
-                importlib.import_module(f"{__name__}.{mod}")
-            except ModuleNotFoundError as e:
-                if e.name != f"{__name__}.{mod}":
-                    raise
-    return TASKS
-
-
-__all__ = ["DEFAULT_PER_SCENE", "TASKS", "BuildConfig", "Question", "Task", "Unchecked", "get_task",
-           "register_task", "load_builtin_tasks"]
+__all__ = ["DEFAULT_PER_SCENE", "TASK_REGISTRY", "BuildConfig", "Question", "Task", "Unchecked", "get_task",
+           "question_types", "question_types_of", "register_task", "scored_task_of", "scored_tasks", "task_label",
+           "unregister_task"]

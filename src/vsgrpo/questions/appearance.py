@@ -127,6 +127,8 @@ class AppearanceOrderTask(Task):
 
     name = QUESTION_TYPE
     kind = "MCA"
+    label = "ApprOrder"
+    order = 7
 
     def __init__(self, pixel_threshold: int | None = None, frame_fraction: float = DEFAULT_FRAME_FRACTION,
                  min_gap: float = DEFAULT_MIN_GAP, max_combos: int = DEFAULT_MAX_COMBOS,

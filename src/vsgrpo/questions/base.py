@@ -1,4 +1,4 @@
-"""The task registry: one :class:`Task` per VSI-Bench question type.
+"""The task registry: one :class:`Task` per VSI-Bench question type, and the one table of them.
 
 A task owns everything about one question type: its template, which candidates are valid in
 a scene (selection and ambiguity rules), and the single ground-truth function that both
@@ -6,35 +6,41 @@ a scene (selection and ambiguity rules), and the single ground-truth function th
 call. Style (bench / train), option lettering and per-scene caps are applied afterwards by
 :mod:`vsgrpo.dataset`, so a task never formats letters itself.
 
+A task also states how it is scored and shown: its ``kind`` (numeric or multiple choice),
+its scored ``task`` (the three relative-direction levels score as one task,
+``object_rel_direction``), its ``label`` in tables and its column ``order``. Metrics, rewards,
+prompts, reports and the CLI read these through the functions at the end of this module
+(:func:`question_types`, :func:`scored_tasks`, :func:`task_label`, ...), never from a copy.
+
 Adding a task
 -------------
-1. Write a module in ``vsgrpo/questions/`` with a subclass of :class:`Task`::
+Write a module in ``vsgrpo/questions/`` with a subclass of :class:`Task`, register it, and
+import the module in ``vsgrpo/questions/__init__.py``::
 
-       class MyTask(Task):
-           name = "my_question_type"       # the parquet ``question_type``
-           kind = "MCA"                    # "NA" (numeric answer) or "MCA" (multiple choice)
+    class MyTask(Task):
+        name = "my_question_type"       # the parquet ``question_type``
+        kind = "MCA"                    # "NA" (numeric answer) or "MCA" (multiple choice)
+        label = "Mine"                  # column header in result tables
 
-           def generate(self, scene, rng, config):
-               # every valid candidate of this scene, in a deterministic order; use ``rng``
-               # (a numpy Generator) only for random choices such as distractor words.
-               return [Question(...), ...]
+        def generate(self, scene, rng, config):
+            # every valid candidate of this scene, in a deterministic order; use ``rng``
+            # (a numpy Generator) only for random choices such as distractor words.
+            return [Question(...), ...]
 
-           def derive(self, scene, row):
-               # re-derive the ground truth of an existing VSI-Bench row (a dict with the
-               # parquet columns) from the same function generate() uses; return the ground
-               # truth exactly as the row would hold it ("A", "1.8", "96"), or
-               # Unchecked("why not") when this row cannot be checked from ``scene``.
-               ...
+        def derive(self, scene, row):
+            # re-derive the ground truth of an existing VSI-Bench row (a dict with the
+            # parquet columns) from the same function generate() uses; return the ground
+            # truth exactly as the row would hold it ("A", "1.8", "96"), or
+            # Unchecked("why not") when this row cannot be checked from ``scene``.
+            ...
 
-       register_task(MyTask())
+    register_task(MyTask())
 
-2. Import the module in ``vsgrpo/questions/__init__.py`` (``_BUILTIN_MODULES``) so the task
-   is registered when :mod:`vsgrpo.questions` is imported.
-3. For MCA tasks, return the candidate words in ``Question.choices`` (the correct word
-   included) and the correct word in ``Question.answer``; :mod:`vsgrpo.dataset` letters and
-   balances them in bench style or drops them in train style. For NA tasks put the formatted
-   number in ``answer`` (the released string form, see :mod:`vsgrpo.questions.formatting`)
-   and the float in ``answer_value``.
+For MCA tasks, return the candidate words in ``Question.choices`` (the correct word included)
+and the correct word in ``Question.answer``; :mod:`vsgrpo.dataset` letters and balances them in
+bench style or drops them in train style. For NA tasks put the formatted number in ``answer``
+(the released string form, see :mod:`vsgrpo.questions.formatting`) and the float in
+``answer_value``. Evaluation, rewards and reports then handle the new type with no other edit.
 """
 
 from __future__ import annotations
@@ -46,10 +52,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..errors import VsgrpoError
+from ..prompts import STYLES
 from ..scene import Scene
 
 Kind = Literal["NA", "MCA"]
-STYLES = ("bench", "train")
+KINDS = ("NA", "MCA")
 DISTANCES = ("closest", "center")
 DEFAULT_PER_SCENE = 6
 
@@ -100,6 +107,8 @@ class BuildConfig:
     na_options: also give NA questions lettered numeric options (bench style only).
     appearance_threshold: appearance order: pixels an object must cover to count as seen
         (``None`` = the task's default, a fraction of the frame area).
+    balance: choose and trim the kept questions so that no constant answer scores well
+        (:mod:`vsgrpo.questions.balance`); ``False`` keeps a random subset, as VSI-Bench did.
     """
 
     style: str = "bench"
@@ -109,6 +118,7 @@ class BuildConfig:
     tasks: tuple[str, ...] | None = None
     na_options: bool = False
     appearance_threshold: int | None = None
+    balance: bool = True
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -127,10 +137,20 @@ class BuildConfig:
 
 
 class Task:
-    """One question type. Subclasses set ``name`` and ``kind`` and implement both methods."""
+    """One question type. Subclasses set ``name`` and ``kind`` and implement both methods.
+
+    ``label``: short column header in result tables (``None``: the name).
+    ``task``: the scored task this type counts towards (``None``: its own ``name``); types
+    sharing a task are averaged unweighted into it, as VSI-Bench does with the direction levels.
+    ``order``: column position of the scored task in tables (``None``: after the built-in ones,
+    in registration order).
+    """
 
     name: ClassVar[str]
     kind: ClassVar[Kind]
+    label: ClassVar[str | None] = None
+    task: ClassVar[str | None] = None
+    order: ClassVar[int | None] = None
     #: the most questions per scene this task ever keeps (room size: 1); None = no own cap
     max_per_scene: ClassVar[int | None] = None
 
@@ -166,26 +186,72 @@ class Task:
         return min(caps) if caps else None
 
 
-TASKS: dict[str, Task] = {}
+#: question_type -> Task, in registration order; the one table of question types.
+TASK_REGISTRY: dict[str, Task] = {}
 
 
 def register_task(task: Task) -> Task:
     """Add ``task`` to the registry under ``task.name`` (re-registering replaces it)."""
-    if task.kind not in ("NA", "MCA"):
+    if task.kind not in KINDS:
         raise ValueError(f"task {task.name}: kind must be 'NA' or 'MCA', got {task.kind!r}")
-    TASKS[task.name] = task
+    TASK_REGISTRY[task.name] = task
     return task
+
+
+def unregister_task(name: str) -> None:
+    """Remove a registered question type (for tests and plug-ins that register temporarily)."""
+    TASK_REGISTRY.pop(name, None)
 
 
 def get_task(name: str) -> Task:
     """The registered task named ``name``; a clear error for an unknown question type."""
-    from . import load_builtin_tasks
-
-    load_builtin_tasks()
     try:
-        return TASKS[name]
-    except KeyError:
-        raise VsgrpoError(f"unknown question type {name!r}; known: {', '.join(sorted(TASKS))}") from None
+        return TASK_REGISTRY[name]
+    except (KeyError, TypeError):
+        raise VsgrpoError(f"unknown question type {name!r}; known: {', '.join(sorted(TASK_REGISTRY))}") from None
+
+
+# ---------------------------------------------------------------- the table, read by everyone
+
+def question_types(kind: str | None = None) -> tuple[str, ...]:
+    """Registered question types (of one ``kind``, "NA" or "MCA", when given), registration order."""
+    return tuple(n for n, t in TASK_REGISTRY.items() if kind is None or t.kind == kind.upper())
+
+
+def scored_task_of(question_type: str) -> str:
+    """The scored task of a question type (``object_rel_direction_easy`` -> ``object_rel_direction``)."""
+    task = get_task(question_type)
+    return task.task or task.name
+
+
+def scored_tasks() -> tuple[str, ...]:
+    """The scored tasks in column order (VSI-Bench's 8 in the paper's order, then any added ones)."""
+    first: dict[str, tuple[int, int]] = {}
+    for i, t in enumerate(TASK_REGISTRY.values()):
+        first.setdefault(t.task or t.name, (t.order if t.order is not None else 1 << 30, i))
+    return tuple(sorted(first, key=first.__getitem__))
+
+
+def question_types_of(task: str) -> tuple[str, ...]:
+    """The question types scored as ``task``, registration order (empty for an unknown name)."""
+    return tuple(n for n, t in TASK_REGISTRY.items() if (t.task or t.name) == task)
+
+
+def task_label(name: str) -> str:
+    """Table label of a scored task or question type: ``Count``, ``RelDir``, ``RelDir-easy``.
+
+    A type that shares its scored task with others is labelled by the task's label and the rest
+    of its name; unknown names are returned unchanged.
+    """
+    members = question_types_of(name)
+    if members:
+        first = TASK_REGISTRY[members[0]]
+        return first.label or name
+    task = TASK_REGISTRY.get(name)
+    if task is None:
+        return name
+    group = task.task or task.name
+    return f"{task_label(group)}-{name.removeprefix(group).strip('_') or name}"
 
 
 def letter_of(row_options, word: str) -> str | None:

@@ -52,6 +52,9 @@ def _ambiguous(cp, co, cq: np.ndarray, corners: np.ndarray, bins) -> np.ndarray:
 
 class _RelDirection(Task):
     kind = "MCA"
+    task = "object_rel_direction"  # the three levels score as one task
+    label = "RelDir"
+    order = 5
     template: str
     bins: tuple
 

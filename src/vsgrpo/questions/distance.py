@@ -82,6 +82,8 @@ def _unique(scene: Scene) -> list[str]:
 class ObjectAbsDistance(Task):
     name = "object_abs_distance"
     kind = "NA"
+    label = "AbsDist"
+    order = 1
 
     def generate(self, scene, rng, config):
         out = []
@@ -107,6 +109,8 @@ class ObjectAbsDistance(Task):
 class ObjectRelDistance(Task):
     name = "object_rel_distance"
     kind = "MCA"
+    label = "RelDist"
+    order = 4
 
     def generate(self, scene, rng, config):
         out = []

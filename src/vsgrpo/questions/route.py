@@ -118,6 +118,8 @@ class RoutePlanningTask(Task):
 
     name = QUESTION_TYPE
     kind = "MCA"
+    label = "Route"
+    order = 6
 
     def __init__(self, config: nav.NavConfig | None = None, max_pairs: int = DEFAULT_MAX_PAIRS,
                  per_pair: int = DEFAULT_PER_PAIR):

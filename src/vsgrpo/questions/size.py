@@ -28,6 +28,8 @@ def room_size_answer(scene: Scene) -> float:
 class ObjectSize(Task):
     name = "object_size_estimation"
     kind = "NA"
+    label = "Size"
+    order = 2
 
     def generate(self, scene, rng, config):
         out = []
@@ -52,6 +54,8 @@ class ObjectSize(Task):
 class RoomSize(Task):
     name = "room_size_estimation"
     kind = "NA"
+    label = "Room"
+    order = 3
     max_per_scene = 1
 
     def generate(self, scene, rng, config):

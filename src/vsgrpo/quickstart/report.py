@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..eval.report import bar_chart, column_label, fmt, pyplot, save_png, score_columns, score_value
 from ..io import atomic_path, ensure_writable_dir
-from ..metrics import REL_DIRECTION_TASK, REL_DIRECTION_TYPES, TASK_LABELS, TASKS
+from ..questions import question_types_of, scored_tasks
 
 PLOTS_DIR = "report"
 MD_FILE, HTML_FILE = "report.md", "report.html"
@@ -80,55 +81,8 @@ def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
     return xs, ys
 
 
-def score_columns(results: list[dict]) -> list[str]:
-    """``overall`` plus the VSI-Bench tasks (and direction levels) any of ``results`` scored, paper order."""
-    present = {k for r in results for k in (r.get("scores") or {})}
-    cols = ["overall"]
-    for t in TASKS:
-        if t in present:
-            cols.append(t)
-        if t == REL_DIRECTION_TASK:
-            cols += [qt for qt in REL_DIRECTION_TYPES if qt in present]
-    return cols
-
-
-def column_label(col: str) -> str:
-    if col == "overall":
-        return "Avg"
-    if col in REL_DIRECTION_TYPES:
-        return "RelDir-" + col.rsplit("_", 1)[-1]
-    return TASK_LABELS.get(col, col)
-
-
-def score_value(results: dict, col: str):
-    return results.get("overall") if col == "overall" else (results.get("scores") or {}).get(col)
-
-
-def fmt(v, digits: int = 1) -> str:
-    """One way to print a number everywhere in the report (tests parse it back)."""
-    if v is None:
-        return "-"
-    return f"{v:.{digits}f}"
-
-
 # --------------------------------------------------------------------------------------------
 # plots
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _plt().close(fig)
-    return path
 
 
 def plot_rewards(rows: list[dict], path: Path, *, title: str) -> Path | None:
@@ -136,7 +90,7 @@ def plot_rewards(rows: list[dict], path: Path, *, title: str) -> Path | None:
     names = reward_names(rows)
     if not names:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, name in zip(axes[0], names):
         xs, ys = series(rows, f"rewards/{name}/mean")
@@ -149,7 +103,7 @@ def plot_rewards(rows: list[dict], path: Path, *, title: str) -> Path | None:
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_lines(rows: list[dict], keys: list[tuple[str, str]], path: Path, *, title: str,
@@ -158,7 +112,7 @@ def plot_lines(rows: list[dict], keys: list[tuple[str, str]], path: Path, *, tit
     keys = [(k, lab) for k, lab in keys if series(rows, k)[0]]
     if not keys:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(3.8 * len(keys), 3.0), squeeze=False)
     for ax, (k, lab) in zip(axes[0], keys):
         xs, ys = series(rows, k)
@@ -170,32 +124,7 @@ def plot_lines(rows: list[dict], keys: list[tuple[str, str]], path: Path, *, tit
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def plot_scores(evals: dict[str, dict], cols: list[str], path: Path, *, title: str) -> Path:
-    """Grouped bars: one group per column (Avg, tasks), one bar per stage, value printed on top."""
-    import numpy as np
-
-    plt = _plt()
-    names = list(evals)
-    x = np.arange(len(cols))
-    width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * len(cols) + 1.5), 3.8))
-    for i, name in enumerate(names):
-        vals = [score_value(evals[name], c) for c in cols]
-        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, [v or 0.0 for v in vals], width, label=name)
-        for bar, v in zip(bars, vals):
-            ax.annotate(fmt(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                        va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")
-    ax.set_xticks(x, [column_label(c) for c in cols], fontsize=8)
-    ax.set_ylabel("score (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,7 +282,7 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
         doc.p("Avg: unweighted mean of the task columns (RelDir is the mean of its easy/medium/hard levels), as "
               "VSI-Bench averages. Scores in percent; numeric answers by mean relative accuracy, choices by exact "
               "match.")
-        doc.img(plot_scores(evals, cols, plots / "scores.png", title="Held-out scores per stage"),
+        doc.img(bar_chart(evals, plots / "scores.png", title="Held-out scores per stage", columns=cols, dpi=110),
                 "per-task held-out scores per stage")
     else:
         doc.p("No evaluation finished.")
@@ -395,7 +324,7 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
     data = summary.get("data") or {}
     if data:
         doc.h(2, "Data")
-        order = [t for t in TASKS if t != REL_DIRECTION_TASK] + list(REL_DIRECTION_TYPES)
+        order = [qt for t in scored_tasks() for qt in question_types_of(t)]
         types = sorted({t for d in data.values() for t in (d.get("counts") or {})},
                        key=lambda t: (order.index(t) if t in order else len(order), t))
         doc.table(["split", "scenes", "questions"] + types,

@@ -17,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import VsgrpoError
-from ..io import ensure_writable_dir, write_json
+from ..io import ensure_writable_dir, remove_stale_temps, run_lock, write_json
 from ..progress import progress
 from ..scene import read_meta_file, write_meta_file
-from ..scene_files import meta_path
+from ..scene_files import DATA_DIRS, meta_path
 from .errors import IngestError
 
 SOURCES = ("scannet", "scannetpp", "arkitscenes", "custom")
@@ -110,7 +110,13 @@ def run_ingest(cfg: IngestConfig) -> IngestReport:
         report.excluded = [n for n in names if f"{dataset}/{n}" in evals or n in evals]
         names = [n for n in names if n not in set(report.excluded)]
     out = ensure_writable_dir(cfg.out)
+    with run_lock(out, f"data ingest --source {cfg.source}"):
+        remove_stale_temps(out, subdirs=DATA_DIRS)  # videos and sidecars a killed run left half-written
+        return _ingest_locked(cfg, loader, names, dataset, out, report)
 
+
+def _ingest_locked(cfg: IngestConfig, loader, names: list[str], dataset: str, out: Path,
+                   report: IngestReport) -> IngestReport:
     results = []
     bar = progress(total=len(names), desc=f"ingest {cfg.source}", unit="scene")
     if cfg.workers <= 1 or len(names) <= 1:

@@ -2,30 +2,31 @@
 
 Both decode videos with :class:`~vsgrpo.train.data.VideoLoader` and encode with
 :func:`vsgrpo.models.inputs.encode`, the same code GRPO and evaluation use. Sequences are
-``chat-template(prompt with video) + answer + <|im_end|>``; only the answer and the end token
-are supervised.
+``chat-template(prompt with video) + answer + end-of-turn token`` (the family's, e.g.
+``<|im_end|>``); only the answer and the end token are supervised.
 """
 
 from __future__ import annotations
 
+from ..models.families import VideoFamily, family_of
 from ..models.inputs import encode, render_prompt, user_message
-
-END = "<|im_end|>"
 
 
 class _VideoCollator:
-    def __init__(self, processor, video_loader):
+    def __init__(self, processor, video_loader, family: VideoFamily | str | None = None):
         self.processor = processor
         self.video_loader = video_loader
+        self.family = family_of(family if family is not None else processor)
 
     def _encode(self, prompts: list[str], answers: list[str], paths: list[str]):
         import torch
 
-        texts = [render_prompt(self.processor, user_message(p)) + a + END for p, a in zip(prompts, answers)]
+        end = self.family.end_of_turn
+        texts = [render_prompt(self.processor, user_message(p)) + a + end for p, a in zip(prompts, answers)]
         videos, fps = zip(*(self.video_loader(p) for p in paths))
-        batch = encode(self.processor, texts, list(videos), list(fps), padding_side="right")
+        batch = encode(self.processor, texts, list(videos), list(fps), padding_side="right", family=self.family)
         tok = self.processor.tokenizer
-        n_answer = [len(tok(a + END, add_special_tokens=False)["input_ids"]) for a in answers]
+        n_answer = [len(tok(a + end, add_special_tokens=False)["input_ids"]) for a in answers]
         lengths = batch["attention_mask"].sum(1).tolist()
         completion_mask = torch.zeros_like(batch["input_ids"])
         for i, (n, length) in enumerate(zip(n_answer, lengths)):

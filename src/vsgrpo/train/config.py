@@ -8,6 +8,7 @@ overrides from the command line are parsed with YAML rules (``beta=1e-4``, ``lor
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ class TrainConfig:
     mode: str = _f("vanilla", "Prompt mode: vanilla | think | observe (train-style prompts of vsgrpo.prompts).")
     question_types: list = _f([], "Keep only these question types (empty: all).")
     max_samples: int = _f(0, "Use at most this many questions (0: all), after shuffling with `seed`.")
+    skip_invalid_rows: bool = _f(False, "Train without the rows that cannot be scored (reported by id at load) "
+                                        "instead of stopping.")
     num_frames: int = _f(16, "Frames sampled uniformly from each video.")
     min_pixels: int = _f(0, "Per-frame minimum pixels for the video processor (0: the processor's default).")
     max_pixels: int = _f(0, "Per-frame maximum pixels for the video processor (0: the processor's default).")
@@ -67,11 +70,28 @@ class TrainConfig:
     seed: int = _f(0, "Seed for data order, sampling and initialisation.")
     dataloader_num_workers: int = _f(0, "Data loader worker processes (video decoding happens in the trainer).")
     use_cpu: bool = _f(False, "Force CPU even when a GPU is visible.")
+    video_cache_mb: int = _f(2048, "Decoded-frame cache of the training video loader, in MiB (least recently used "
+                                   "videos are evicted; 0: no cache).")
+    # Validation while training (vsgrpo.train.validation): the evaluation code itself on held-out questions.
+    eval_questions: str = _f("", "Held-out VSI-Bench-schema parquet evaluated during training (empty: no evaluation).")
+    eval_videos: str = _f("", "Videos root of eval_questions ({dataset}/{scene_name}.mp4). Default: `videos/` beside"
+                              " the eval parquet.")
+    eval_every: int = _f(0, "Evaluate every N optimizer steps (0: only when eval_questions is set, at the end).")
+    eval_frames: int = _f(0, "Frames per video for evaluation (0: num_frames).")
+    eval_mode: str = _f("", "Prompt mode for evaluation (empty: the training mode).")
+    eval_style: str = _f("bench", "Prompt style for evaluation: bench (VSI-Bench, options + letters) | train.")
+    eval_limit: int = _f(0, "Evaluate only the first N questions (0: all).")
+    eval_batch_size: int = _f(4, "Questions per generation batch during evaluation.")
+    eval_max_new_tokens: int = _f(0, "Greedy decoding budget for evaluation (0: by mode, as `vsgrpo eval run`).")
+    eval_on_start: bool = _f(True, "Also evaluate the starting model (step 0) before the first update.")
+    eval_keep_best: bool = _f(True, "Save a checkpoint at every evaluation and keep the best one by overall score "
+                                    "(never rotated away by save_total_limit).")
 
     method = ""  # set by subclasses
 
-    def validate(self) -> None:
-        from ..prompts import MODES
+    def validate(self, *, check_paths: bool = True) -> None:
+        """Check the values; ``check_paths=False`` skips the checks that need the files (``--dry-run``)."""
+        from ..prompts import MODES, STYLES
 
         if not self.model:
             raise VsgrpoError("config: `model` is required (hub id or local folder; build one: vsgrpo model tiny)")
@@ -84,11 +104,49 @@ class TrainConfig:
             raise VsgrpoError(f"config: unknown report_to {bad}; choose from {', '.join(REPORTERS)}")
         if self.num_frames < 1:
             raise VsgrpoError("config: num_frames must be >= 1")
+        if self.video_cache_mb < 0:
+            raise VsgrpoError("config: video_cache_mb must be >= 0")
+        if self.eval_mode and self.eval_mode not in MODES:
+            raise VsgrpoError(f"config: eval_mode {self.eval_mode!r} unknown; choose one of {', '.join(MODES)}")
+        if self.eval_style not in STYLES:
+            raise VsgrpoError(f"config: eval_style {self.eval_style!r} unknown; choose one of {', '.join(STYLES)}")
+        for name in ("eval_every", "eval_frames", "eval_limit", "eval_max_new_tokens"):
+            if getattr(self, name) < 0:
+                raise VsgrpoError(f"config: {name} must be >= 0")
+        if self.eval_batch_size < 1:
+            raise VsgrpoError("config: eval_batch_size must be >= 1")
+        if self.eval_every and not self.eval_questions:
+            raise VsgrpoError("config: eval_every needs eval_questions (a held-out VSI-Bench-schema parquet)")
+        if not check_paths:
+            return
+        if self.eval_questions:
+            if not Path(self.eval_questions).is_file():
+                raise VsgrpoError(f"config: eval_questions {self.eval_questions} not found")
+            if not Path(self.eval_videos_root()).is_dir():
+                raise VsgrpoError(f"config: eval videos folder {self.eval_videos_root()} not found; set eval_videos "
+                                  "to the folder holding {dataset}/{scene_name}.mp4")
         if not Path(self.data).is_file():
             raise VsgrpoError(f"config: data {self.data} not found (build it: vsgrpo data build --style train)")
         from ..models.loading import resolve_model_path
 
         resolve_model_path(self.model)  # a missing local folder fails here, before any output is written
+
+    def eval_videos_root(self) -> str:
+        if self.eval_videos:
+            return self.eval_videos
+        return str(Path(self.eval_questions).resolve().parent / "videos") if self.eval_questions else ""
+
+    def missing_paths(self) -> list[str]:
+        """Input files and folders this config names that do not exist (reported by ``--dry-run``)."""
+        out = []
+        if self.data and not Path(self.data).is_file():
+            out.append(f"data: {self.data}")
+        p = Path(self.model).expanduser()
+        if self.model and (self.model.startswith((".", "~", "/")) or self.model.count("/") != 1) and not p.exists():
+            out.append(f"model: {self.model}")
+        if self.eval_questions and not Path(self.eval_questions).is_file():
+            out.append(f"eval_questions: {self.eval_questions}")
+        return out
 
 
 @dataclass
@@ -100,25 +158,51 @@ class GRPOConfig(TrainConfig):
     top_p: float = _f(1.0, "Nucleus sampling for rollouts.")
     max_completion_length: int = _f(256, "Maximum generated tokens per completion.")
     beta: float = _f(1e-4, "KL coefficient (k3 estimator). The paper: 1e-4; 0 made its training collapse.")
+    use_bias_correction_kl: bool = _f(False, "Multiply the k3 KL term by the policy/old-policy ratio (TRL 1.16's "
+                                             "default, from DeepSeek-V3.2). Off: DeepSeekMath's GRPO, which the paper"
+                                             " follows.")
+    disable_dropout: bool = _f(True, "Turn every dropout (LoRA dropout included) off, so rollouts, the policy pass and"
+                                     " the reference pass see the same deterministic model (see docs/training.md).")
     loss_type: str = _f("grpo", "Loss aggregation: grpo (per-sequence mean, DeepSeekMath), dapo, dr_grpo, bnpo.")
     epsilon: float = _f(0.2, "PPO clip range.")
     num_iterations: int = _f(1, "Optimisation passes per generated batch (mu).")
     scale_rewards: str = _f("group", "Advantage scaling: group (std per group, GRPO), batch, none.")
+    mask_truncated_completions: bool = _f(False, "Leave completions cut at max_completion_length out of the loss "
+                                                 "(DAPO). Off in DeepSeekMath's GRPO and the paper.")
+    drop_zero_std_groups: bool = _f(False, "Leave groups whose rewards are all equal (no learning signal) out of the "
+                                           "loss pass; the fraction dropped is logged as groups/dropped_frac.")
+    rewards: list = _f([], "Reward functions and weights (empty: accuracy, + format in think/observe). Items: a "
+                           "built-in name (accuracy, format, empty_reasoning, repeated_tags, completion_chars) or "
+                           "`package.module:function`, alone (weight 1) or as {name: weight}.")
+    trl_args: dict = _f({}, "Extra keyword arguments for TRL's GRPOConfig, applied last (advanced; shown by "
+                            "--dry-run).")
     na_shape: str = _f("linear", "Numeric reward shape: linear | mra | metric (see vsgrpo.rewards).")
     na_tolerance: float = _f(0.5, "Relative error at which the linear numeric reward reaches 0.")
     answer_parser: str = _f("official", "Number parsing of answers: official (VSI-Bench authors) | lmms-eval.")
     format_weight: float = _f(1.0, "Weight of the format reward (think/observe modes).")
     allow_empty_reasoning: bool = _f(True, "Give the format reward to empty reasoning (<think> </think>), as the"
                                            " paper did.")
-    use_vllm: bool = _f(False, "Generate rollouts with vLLM (not supported yet for video; raises).")
+    use_vllm: bool = _f(False, "Generate rollouts with vLLM colocated with training, video included "
+                               "(vsgrpo.train.vllm_rollout; needs vllm: `pip install -e '.[vllm]'` on GPUs).")
+    vllm_gpu_memory_utilization: float = _f(0.3, "GPU memory fraction vLLM may take beside training (colocated).")
+    vllm_max_model_len: int = _f(0, "vLLM context length (0: the model's own); must hold prompt + completion.")
+    vllm_enforce_eager: bool = _f(False, "Run vLLM without CUDA graphs / torch.compile (always on for CPU).")
+    vllm_importance_sampling_correction: bool = _f(True, "Correct the loss for the vLLM-vs-training log-prob gap "
+                                                         "(TRL's truncated importance sampling).")
+    vllm_importance_sampling_mode: str = _f("sequence_mask", "TRL's importance-sampling mode: token_truncate, "
+                                                             "token_mask, sequence_truncate, sequence_mask.")
     log_completions: bool = _f(True, "Write sampled completions with their rewards to OUTPUT/samples.jsonl.")
 
     method = "grpo"
 
-    def validate(self) -> None:
-        super().validate()
-        from ..rewards import NA_SHAPES, PARSERS
+    def validate(self, *, check_paths: bool = True) -> None:
+        super().validate(check_paths=check_paths)
+        from ..answers import PARSERS
+        from ..rewards import NA_SHAPES
+        from .reward_config import resolve_rewards
 
+        if self.scale_rewards not in ("group", "batch", "none"):
+            raise VsgrpoError(f"config: scale_rewards {self.scale_rewards!r} unknown; choose group, batch or none")
         if self.beta < 0:
             raise VsgrpoError("config: beta must be >= 0")
         if self.beta == 0:
@@ -133,9 +217,18 @@ class GRPOConfig(TrainConfig):
             raise VsgrpoError(f"config: na_shape {self.na_shape!r} unknown; choose one of {', '.join(NA_SHAPES)}")
         if self.answer_parser not in PARSERS:
             raise VsgrpoError(f"config: answer_parser must be one of {', '.join(PARSERS)}")
+        resolve_rewards(self)  # a bad reward name or import path fails here, before any output is written
+        if self.vllm_importance_sampling_mode not in ("token_truncate", "token_mask", "sequence_truncate",
+                                                      "sequence_mask"):
+            raise VsgrpoError(f"config: vllm_importance_sampling_mode {self.vllm_importance_sampling_mode!r} unknown")
+        if not 0 < self.vllm_gpu_memory_utilization <= 1:
+            raise VsgrpoError("config: vllm_gpu_memory_utilization must be in (0, 1]")
         if self.use_vllm:
-            raise VsgrpoError("use_vllm: vLLM rollouts are not supported yet for video in vsgrpo (TRL 1.16's vLLM "
-                              "path passes images only); set use_vllm=false")
+            import importlib.util
+
+            if importlib.util.find_spec("vllm") is None:
+                raise VsgrpoError("use_vllm: vLLM is not installed in this environment: pip install -e '.[vllm]' "
+                                  "(GPU machines; see docs/training.md), or set use_vllm=false")
 
 
 @dataclass
@@ -158,8 +251,8 @@ class DPOConfig(TrainConfig):
 
     method = "dpo"
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, *, check_paths: bool = True) -> None:
+        super().validate(check_paths=check_paths)
         if self.na_wrong_factor < 1.5:
             raise VsgrpoError("config: na_wrong_factor must be >= 1.5 so a negative scores 0")
 
@@ -200,7 +293,15 @@ def _coerce(cls, name: str, value: Any, where: str):
                 pass
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise VsgrpoError(f"{where}: {name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise VsgrpoError(f"{where}: {name} must be a finite number, got {value!r}")
         return float(value)
+    if isinstance(default, dict):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise VsgrpoError(f"{where}: {name} must be a mapping, got {value!r}")
+        return dict(value)
     if isinstance(default, list):
         if value is None:
             return []
@@ -212,12 +313,14 @@ def _coerce(cls, name: str, value: Any, where: str):
     return "" if value is None else str(value)
 
 
-def load_config(method: str, path: str | os.PathLike | None = None, overrides: list[str] | None = None,
-                **kwargs) -> TrainConfig:
+def load_config(method: str, path: str | os.PathLike | None = None, overrides: list[str] | None = None, *,
+                check_paths: bool = True, **kwargs) -> TrainConfig:
     """Build the ``method`` config from a recipe YAML, ``key=value`` overrides and keyword arguments.
 
     Relative ``model``/``data``/``video_root`` paths in a recipe are resolved against the
     current directory (recipes are run from the repository root or with absolute paths).
+    ``check_paths=False`` validates the values without requiring the data and model to exist
+    (``vsgrpo train ... --dry-run``; :meth:`TrainConfig.missing_paths` lists what is absent).
     """
     import yaml
 
@@ -246,7 +349,7 @@ def load_config(method: str, path: str | os.PathLike | None = None, overrides: l
     for k, v in kwargs.items():
         values[k] = _coerce(cls, k, v, "argument")
     cfg = cls(**values)
-    cfg.validate()
+    cfg.validate(check_paths=check_paths)
     return cfg
 
 

@@ -9,6 +9,7 @@ decoded lazily by :class:`VideoLoader` inside the trainer, never stored in the d
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import random
@@ -45,37 +46,76 @@ def default_video_root(data: str | os.PathLike) -> Path:
 
 def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = None, *, mode: str = "vanilla",
               question_types: list[str] | None = None, max_samples: int = 0, seed: int = 0,
-              check_videos: bool = True) -> list[dict]:
-    """Rows ready for training, as dicts (see the module doc). Errors name what to fix."""
+              check_videos: bool = True, skip_invalid: bool = False) -> list[dict]:
+    """Rows ready for training, as dicts (see the module doc). Errors name what to fix.
+
+    Every row is checked before training starts (:func:`row_problem`): a row that cannot be
+    scored (unknown question type, a numeric type whose ground truth is not a positive number,
+    a ground truth its own reward would not give 1, a missing video) is reported by id, all of
+    them in one error, instead of crashing the run at the step that draws it.
+    ``skip_invalid=True`` drops those rows with a warning instead.
+    """
+    from .. import metrics
     from ..dataset import read_questions
 
     path = Path(data)
     df = read_questions(path, required=REQUIRED_COLUMNS,
                         what="training data (build it: vsgrpo data build --style train)")
+    for qt in question_types or []:
+        try:
+            metrics.answer_kind(qt)  # a typo in the recipe's list: the same check as evaluation
+        except VsgrpoError as e:
+            raise VsgrpoError(f"question_types: {e}") from None
     if question_types:
         df = df[df["question_type"].isin(question_types)]
     root = Path(video_root) if video_root else default_video_root(path)
     if not root.is_dir():
         raise VsgrpoError(f"video root {root} does not exist; set video_root to the folder holding "
                           "{dataset}/{scene_name}.mp4")
-    rows = []
+    rows, problems = [], []
+    exists: dict[str, bool] = {}
     for rec in df.to_dict("records"):
         rel = rec.get("video")
         rel = rel if isinstance(rel, str) and rel else f"{rec['dataset']}/{rec['scene_name']}.mp4"
-        video = safe_join(root, rel)
-        if check_videos and not video.is_file():
-            raise VsgrpoError(f"video {rel} of question {rec.get('id')} not found under {root}")
+        qid = str(rec.get("id", len(rows) + len(problems)))
+        try:
+            video = safe_join(root, rel)
+        except VsgrpoError as e:
+            problems.append((qid, rec.get("question_type"), f"video path: {e}"))
+            continue
+        if check_videos:
+            key = str(video)
+            if key not in exists:
+                exists[key] = video.is_file()
+            if not exists[key]:
+                problems.append((qid, rec.get("question_type"), f"video {rel} not found under {root}"))
+                continue
         options = _options(rec.get("options"))
         style = "bench" if options else "train"
-        rows.append({
-            "id": str(rec.get("id", len(rows))),
+        row = {
+            "id": qid,
             "prompt": build_prompt(rec["question"], options, mode=mode, style=style),
             "video": str(video),
             "question": rec["question"],
             "question_type": rec["question_type"],
             "ground_truth": str(rec["ground_truth"]),
             "options": options,
-        })
+        }
+        problem = row_problem(row)
+        if problem:
+            problems.append((qid, row["question_type"], problem))
+            continue
+        rows.append(row)
+    if problems:
+        listed = "\n".join(f"  id {i} ({qt}): {why}" for i, qt, why in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        text = (f"{path}: {len(problems)} of {len(problems) + len(rows)} training rows cannot be scored:\n"
+                f"{listed}{more}")
+        if not skip_invalid:
+            raise VsgrpoError(text + "\nfix or drop them (or set skip_invalid_rows: true to train without them)")
+        import warnings
+
+        warnings.warn(text + "\nthese rows are skipped (skip_invalid_rows)")
     if not rows:
         raise VsgrpoError(f"no training questions in {path}" + (f" of types {question_types}" if question_types else ""))
     rng = random.Random(seed)
@@ -83,6 +123,39 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
     if max_samples and max_samples > 0:
         rows = rows[:max_samples]
     return rows
+
+
+def row_problem(row: dict) -> str | None:
+    """Why a training row cannot be scored by the accuracy reward, or ``None``.
+
+    The test is the reward itself: the row's own ground truth, written as the model would
+    answer, must score 1.0 (numeric rows need a positive number; multiple-choice rows an answer
+    the reward can match).
+    """
+    from .. import metrics
+    from ..rewards import score_answer
+
+    qt, gt = row["question_type"], row["ground_truth"]
+    try:
+        kind = metrics.answer_kind(qt)
+    except VsgrpoError:
+        return f"unknown question_type {qt!r}"
+    if kind == "na":
+        try:
+            value = float(gt)
+        except (TypeError, ValueError):
+            return f"numeric question with non-numeric ground truth {gt!r}"
+        if not math.isfinite(value) or value <= 0:
+            return f"numeric ground truth {gt!r} is not a positive number (every prediction would score 0)"
+    elif not str(gt).strip():
+        return "empty ground truth"
+    try:
+        own = score_answer(answer_text(row), gt, qt, row.get("options"))
+    except VsgrpoError as e:
+        return str(e)
+    if own < 1.0:
+        return f"its own ground truth {gt!r} scores {own:g}, not 1 (options {row.get('options')})"
+    return None
 
 
 def to_dataset(rows: list[dict]):
@@ -93,27 +166,111 @@ def to_dataset(rows: list[dict]):
 
 
 class VideoLoader:
-    """Decode ``num_frames`` uniformly sampled frames per video, with a small LRU cache.
+    """``num_frames`` uniformly sampled frames per video, decoded once and kept in a byte-bounded LRU cache.
 
-    GRPO repeats each question ``num_generations`` times in a batch; the cache decodes it once.
+    GRPO repeats each question ``num_generations`` times and VSI-100k-style data asks dozens of
+    questions per scene, so one decode serves many rows. The cache holds at most ``cache_bytes``
+    of frames (least recently used videos are evicted; 0 disables it); callers share the cached
+    arrays and must not modify them. Frames are decoded only around the sampled indices (:func:`read_sampled_frames`),
+    with the result byte-identical to :func:`vsgrpo.video.read_frames`.
     """
 
-    def __init__(self, num_frames: int, cache_size: int = 8):
+    def __init__(self, num_frames: int, cache_bytes: int = 2 * 2**30, *, seek: bool = True):
         self.num_frames = num_frames
-        self.cache_size = cache_size
+        self.cache_bytes = int(cache_bytes)
+        self.seek = seek
         self._cache: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
 
     def __call__(self, path: str) -> tuple[np.ndarray, float]:
-        from ..video import read_frames
+        key = str(path)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return self._cache[key]
+        self.misses += 1
+        if self.seek:
+            frames, fps = read_sampled_frames(path, self.num_frames)
+        else:
+            from ..video import read_frames
 
-        if path in self._cache:
-            self._cache.move_to_end(path)
-            return self._cache[path]
-        item = read_frames(path, self.num_frames)
-        self._cache[path] = item
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            frames, fps = read_frames(path, self.num_frames)
+        item = (frames, fps)
+        if 0 < frames.nbytes <= self.cache_bytes:
+            self._cache[key] = item
+            self._bytes += frames.nbytes
+            while self._bytes > self.cache_bytes:
+                _, (old, _) = self._cache.popitem(last=False)
+                self._bytes -= old.nbytes
         return item
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
+
+
+def read_sampled_frames(path: str | os.PathLike, num_frames: int) -> tuple[np.ndarray, float]:
+    """:func:`vsgrpo.video.read_frames`, decoding only from the keyframe before each sampled frame to it.
+
+    A first pass reads the packet index (no decoding): the presentation timestamps give the
+    exact frame count and each frame's position, the keyframe flags where decoding can start.
+    Then for each keyframe that precedes sampled frames: seek there and decode up to the last
+    of them. Groups of pictures with no sampled frame are never decoded. Anything unusual (no
+    timestamps, a frame not found where the index put it) falls back to the sequential reader.
+    """
+    from ..video import VideoError, read_frames, uniform_indices
+
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"video not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate or stream.base_rate or 0) or 24.0
+            pts, keys = [], []
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    if packet.size:
+                        return read_frames(path, num_frames)  # no timestamps: sequential
+                    continue
+                if getattr(packet, "is_discard", False):
+                    return read_frames(path, num_frames)  # edit lists: let the decoder decide
+                pts.append(int(packet.pts))
+                if packet.is_keyframe:
+                    keys.append(int(packet.pts))
+            if not pts or not keys:
+                return read_frames(path, num_frames)
+            order = sorted(pts)
+            if len(set(order)) != len(order) or min(keys) > order[0]:
+                return read_frames(path, num_frames)
+            idx = uniform_indices(len(order), num_frames)
+            wanted = [order[i] for i in idx]
+            keys.sort()
+            groups: OrderedDict[int, list[int]] = OrderedDict()
+            for p in wanted:
+                k = keys[max(0, bisect.bisect_right(keys, p) - 1)]
+                groups.setdefault(k, []).append(p)
+            got: dict[int, np.ndarray] = {}
+            for k, targets in groups.items():
+                container.seek(k, stream=stream, backward=True, any_frame=False)
+                last, need = max(targets), set(targets)
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        return read_frames(path, num_frames)
+                    if frame.pts in need:
+                        got[frame.pts] = frame.to_ndarray(format="rgb24")
+                    if frame.pts >= last:
+                        break
+            if any(p not in got for p in wanted):
+                return read_frames(path, num_frames)
+    except (av.FFmpegError, IndexError, OSError, ValueError) as e:
+        raise VideoError(f"cannot decode video {path}: {e}") from None
+    duration = len(order) / rate
+    sampled_fps = len(idx) / duration if duration > 0 else rate
+    return np.stack([got[p] for p in wanted]), sampled_fps
 
 
 # ------------------------------------------------------------------------- SFT / DPO targets
@@ -152,11 +309,11 @@ def wrong_answer(row: dict, rng: random.Random, *, na_factor: float = 2.0) -> st
     ``na_factor`` (>= 2 by default, so every reward shape and VSI-Bench's MRA give it 0), or
     divided by ``2 * na_factor``, chosen at random.
     """
-    from ..metrics import NA_QUESTION_TYPES
     from ..answers import normalize_text_answer
+    from ..metrics import answer_kind
 
     gt = answer_text(row)
-    if row["question_type"] in NA_QUESTION_TYPES:
+    if answer_kind(row["question_type"]) == "na":
         y = float(gt)
         value = y * na_factor if rng.random() < 0.5 or y <= 0 else y / (2 * na_factor)
         text = _format_number(value, gt)

@@ -14,14 +14,16 @@ class SampleLogger(TrainerCallback):
     def __init__(self, limit: int = 8):
         self.limit = limit
         self.trainer = None
+        self._written_step = None  # the end-of-training log repeats the last step's store: write it once
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         trainer = self.trainer
         if trainer is None or not state.is_world_process_zero:
             return
         store = getattr(trainer, "_logs", None)
-        if not store or not store.get("completion"):
+        if not store or not store.get("completion") or state.global_step == self._written_step:
             return
+        self._written_step = state.global_step
         prompts, completions = list(store["prompt"]), list(store["completion"])
         rewards = {k: list(v) for k, v in store.get("rewards", {}).items()}
         advantages = list(store.get("advantages", []))

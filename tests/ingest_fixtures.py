@@ -1,10 +1,10 @@
-"""Tiny scans with known ground truth, written in each raw format (tests, benchmark, docs example).
+"""Tiny scans with known ground truth, written in each raw format (ingest tests and benchmarks/bench_ingest.py).
 
 A :class:`FixtureRoom` is an L-shaped room (analytic floor area) with box-shaped objects, meshed
 as grid patches (vertex spacing ``spacing``), and a camera turning on the spot. It renders RGB
 and depth by z-buffered vertex splatting, so frames, depth, poses and meshes agree exactly.
 ``write_scannet`` / ``write_scannetpp`` / ``write_arkitscenes`` / ``write_custom`` lay it out as
-each dataset ships it (the readers in this package parse those layouts).
+each dataset ships it (the readers in vsgrpo.sources parse those layouts).
 """
 
 from __future__ import annotations

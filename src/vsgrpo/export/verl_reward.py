@@ -1,0 +1,120 @@
+"""vsgrpo's GRPO reward as a verl custom reward function.
+
+verl loads this file by path::
+
+    reward.custom_reward_function.path=DIR/vsgrpo_reward.py
+    reward.custom_reward_function.name=compute_score
+
+and calls ``compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)``
+once per rollout (verl 0.9.1's reward managers; ``solution_str`` is the completion decoded with
+``skip_special_tokens=True``, as TRL decodes it).
+
+The score is exactly the reward vsgrpo's own GRPO trainer gives: the reward functions of
+:func:`vsgrpo.rewards.default_rewards` for the export's mode and settings (accuracy, plus format in
+think/observe modes, with the same weights), summed as TRL sums them. The returned dict holds
+``score`` plus every part by its TRL name (``accuracy``, ``format_think``, and the weight-0
+monitors ``empty_reasoning``, ``repeated_tags``, ``completion_chars``), which verl logs as
+``reward_extra_info``.
+
+Self-contained: ``vsgrpo data export --format verl`` copies this file to ``DIR/vsgrpo_reward.py``
+together with ``DIR/vsgrpo_scoring/`` (a verbatim copy of vsgrpo's scoring modules: rewards,
+answers, metrics, errors; they need only the standard library and numpy) and
+``DIR/vsgrpo_reward.json`` (the settings). So it runs in verl's environment without vsgrpo, torch
+or transformers being importable. Used from the vsgrpo package itself (no copy beside it), it
+imports the installed ``vsgrpo``.
+
+Settings (``vsgrpo_reward.json``; each can be overridden with verl's
+``+reward.custom_reward_function.reward_kwargs.KEY=VALUE``): ``mode`` (vanilla | think | observe;
+a row's ``extra_info.mode`` wins, since its prompt was built for it), ``na_shape``,
+``na_tolerance``, ``parser``, ``allow_empty_reasoning``, ``format_weight``.
+Each row's ``extra_info`` must carry ``question_type`` and ``options`` (an empty list for none).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SCORING_DIR = "vsgrpo_scoring"
+SETTINGS_FILE = "vsgrpo_reward.json"
+DEFAULTS = {"mode": "vanilla", "na_shape": "linear", "na_tolerance": 0.5, "parser": "official",
+            "allow_empty_reasoning": True, "format_weight": 1.0}
+
+
+def _rewards_module():
+    """vsgrpo's ``rewards`` module: the copy beside this file when there is one, else the installed package."""
+    pkg_dir = os.path.join(_HERE, SCORING_DIR)
+    if not os.path.isfile(os.path.join(pkg_dir, "__init__.py")):
+        return importlib.import_module("vsgrpo.rewards")
+    # A name unique to this folder, so two exports loaded in one process never share modules.
+    name = "_vsgrpo_scoring_" + hashlib.sha1(pkg_dir.encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(pkg_dir, "__init__.py"),
+                                                      submodule_search_locations=[pkg_dir])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module(name + ".rewards")
+
+
+def _load_settings() -> dict:
+    path = os.path.join(_HERE, SETTINGS_FILE)
+    out = dict(DEFAULTS)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        unknown = sorted(set(data) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) {unknown}; known: {sorted(DEFAULTS)}")
+        out.update(data)
+    return out
+
+
+_REWARDS = _rewards_module()
+SETTINGS = _load_settings()
+
+
+@functools.lru_cache(maxsize=16)
+def _reward_set(mode: str, na_shape: str, na_tolerance: float, parser: str, allow_empty_reasoning: bool,
+                format_weight: float):
+    return _REWARDS.default_rewards(mode, na_shape=na_shape, na_tolerance=na_tolerance, parser=parser,
+                                    allow_empty_reasoning=allow_empty_reasoning, format_weight=format_weight,
+                                    monitors=True)
+
+
+def _options(value):
+    if value is None or isinstance(value, str):
+        return None
+    opts = [str(o) for o in list(value)]
+    return opts or None
+
+
+def compute_score(data_source=None, solution_str="", ground_truth=None, extra_info=None, **kwargs) -> dict:
+    """verl's custom reward entry point: ``{"score": total, <part>: value, ...}`` for one completion."""
+    extra = dict(extra_info or {})
+    unknown = sorted(k for k in kwargs if k not in DEFAULTS and k not in ("reward_router_address",
+                                                                           "reward_model_tokenizer"))
+    if unknown:
+        raise TypeError(f"compute_score(): unknown reward_kwargs {unknown}; known: {sorted(DEFAULTS)}")
+    s = {**SETTINGS, **{k: v for k, v in kwargs.items() if k in DEFAULTS}}
+    mode = extra.get("mode") or s["mode"]
+    if "question_type" not in extra:
+        raise ValueError("extra_info lacks 'question_type' (export the data with `vsgrpo data export --format verl`)")
+    if ground_truth is None:
+        raise ValueError("no ground truth (the row's reward_model.ground_truth)")
+    funcs, weights = _reward_set(str(mode), str(s["na_shape"]), float(s["na_tolerance"]), str(s["parser"]),
+                                 bool(s["allow_empty_reasoning"]), float(s["format_weight"]))
+    columns = {"ground_truth": [str(ground_truth)], "question_type": [str(extra["question_type"])],
+               "options": [_options(extra.get("options"))]}
+    out, total = {}, 0.0
+    for func, weight in zip(funcs, weights):
+        value = float(func(prompts=[None], completions=[solution_str or ""], **columns)[0])
+        out[func.__name__] = value
+        total += weight * value
+    return {"score": total, **out}

@@ -1,0 +1,233 @@
+"""Qwen2-VL, Qwen2.5-VL and Qwen3-VL: one base, three small subclasses.
+
+Visual tensors: ``pixel_values_videos`` (patch rows of all videos, concatenated),
+``video_grid_thw`` (one (t, h, w) row per video; a video has ``t*h*w`` pixel rows) and, for
+Qwen2.5-VL only, ``second_per_grid_ts`` (seconds per temporal patch, from the sampled fps).
+Their M-RoPE needs ``mm_token_type_ids`` (0 text, 1 image, 2 video), computed from the ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import VideoFamily
+
+# Our chat template: Qwen-VL layout, but it switches on each part's ``type`` (a datasets
+# round-trip adds ``video: None`` to every part, so testing ``'video' in part`` would insert
+# spurious video tokens). Assistant turns are emitted verbatim, so <think> text survives.
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Special tokens at the ids the Qwen-VL configs expect when the real tokenizer is used.
+QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                 "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
+                 "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+
+
+class QwenVLFamily(VideoFamily):
+    video_keys = ("pixel_values_videos", "video_grid_thw")
+    suppress_tokens = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+    tiny_special_tokens = QWEN_SPECIALS
+    chat_template = QWEN_CHAT_TEMPLATE
+
+    # ------------------------------------------------------------------ inputs
+    def prepare_frames(self, frames):
+        if frames.shape[0] % 2:
+            # Qwen-VL merges frames in temporal pairs; repeat the last frame as the processors do.
+            frames = np.concatenate([frames, frames[-1:]], axis=0)
+        return frames
+
+    def processor_call(self, processor, text, frames, fps):
+        if frames is None:
+            return dict(processor(text=[text], return_tensors="pt"))
+        vp = getattr(processor, "video_processor", None)
+        if vp is not None and getattr(vp, "cap_pixels_per_frame", False) is None:
+            vp.cap_pixels_per_frame = False  # the recipe's max_pixels is the budget; no hidden second cap
+        from transformers.video_utils import VideoMetadata
+
+        n = int(frames.shape[0])
+        meta = VideoMetadata(total_num_frames=n, fps=float(fps or 1.0), frames_indices=list(range(n)),
+                             height=int(frames.shape[1]), width=int(frames.shape[2]))
+        return dict(processor(text=[text], videos=[frames], return_tensors="pt",
+                              videos_kwargs={"video_metadata": [meta], "do_sample_frames": False}))
+
+    def token_inputs(self, input_ids, processor_or_config):
+        """``mm_token_type_ids``: the modality of each token (0 text, 1 image, 2 video)."""
+        image_id, video_id = self._image_video_ids(processor_or_config)
+        out = (input_ids == image_id).long()
+        out[input_ids == video_id] = 2
+        return {"mm_token_type_ids": out}
+
+    @staticmethod
+    def _image_video_ids(obj) -> tuple[int, int]:
+        obj = getattr(obj, "config", obj)  # a model
+        if hasattr(obj, "video_token_id") and hasattr(obj, "image_token_id"):
+            return int(obj.image_token_id), int(obj.video_token_id)
+        tok = getattr(obj, "tokenizer", obj)
+        return int(tok.convert_tokens_to_ids("<|image_pad|>")), int(tok.convert_tokens_to_ids("<|video_pad|>"))
+
+    def split_video(self, batch, n):
+        import torch
+
+        from ...errors import VsgrpoError
+
+        grid = batch["video_grid_thw"]
+        if grid.shape[0] != n:
+            raise VsgrpoError(f"expected one video per sample: {n} samples but {grid.shape[0]} videos")
+        rows = grid.prod(-1).tolist()
+        out = {"pixel_values_videos": list(torch.split(batch["pixel_values_videos"], rows)),
+               "video_grid_thw": list(torch.split(grid, 1))}
+        for k in self.video_keys[2:]:
+            if k in batch:
+                out[k] = list(torch.split(torch.as_tensor(batch[k]), 1))
+        return out
+
+    def merge_video(self, pieces):
+        import torch
+
+        out = {}
+        for k, v in pieces.items():
+            if v is None or not len(v):
+                continue
+            dtype = torch.float32 if k == "second_per_grid_ts" else None
+            out[k] = torch.cat([torch.as_tensor(t, dtype=dtype) for t in v])  # rows of different videos stack
+        return out
+
+    # ------------------------------------------------------------------ tiny models
+    def _text_config(self, tokenizer, size: dict) -> dict:
+        hidden = size.get("hidden_size", 64)
+        heads = size.get("num_attention_heads", 4)
+        bos, eos = self.token_id(tokenizer, "<|endoftext|>"), self.token_id(tokenizer, "<|im_end|>")
+        return dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=size.get("intermediate_size", 128),
+                    num_hidden_layers=size.get("num_hidden_layers", 2), num_attention_heads=heads,
+                    num_key_value_heads=size.get("num_key_value_heads", 2), max_position_embeddings=4096,
+                    tie_word_embeddings=False, bos_token_id=bos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+
+    def _ids(self, tokenizer) -> dict:
+        return {name: self.token_id(tokenizer, t) for name, t in (
+            ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+
+    @staticmethod
+    def _mrope_section(text: dict) -> list[int]:
+        # M-RoPE splits the rotary half-dimension into (temporal, height, width) sections.
+        half = text["hidden_size"] // text["num_attention_heads"] // 2
+        return [half - 2 * (half // 3), half // 3, half // 3]
+
+    def _pixel_budget(self) -> dict:
+        # Small default pixel budgets keep tiny-model runs fast; users override at load time.
+        return dict(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16)
+
+
+class Qwen2VLFamily(QwenVLFamily):
+    name = "qwen2_vl"
+    model_types = ("qwen2_vl",)
+    processor_classes = ("Qwen2VLProcessor",)
+
+    @property
+    def model_class(self):
+        from transformers import Qwen2VLForConditionalGeneration
+
+        return Qwen2VLForConditionalGeneration
+
+    def tiny_config(self, tokenizer, size):
+        from transformers import Qwen2VLConfig
+
+        text = self._text_config(tokenizer, size)
+        text["rope_parameters"] = {"rope_type": "default", "mrope_section": self._mrope_section(text),
+                                   "rope_theta": 1e6}
+        vision = dict(depth=size.get("vision_depth", 2), embed_dim=size.get("vision_hidden_size", 32),
+                      hidden_size=text["hidden_size"], num_heads=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
+                      temporal_patch_size=2)
+        return Qwen2VLConfig(text_config=text, vision_config=vision, **self._ids(tokenizer))
+
+    def tiny_processor(self, tokenizer):
+        import transformers as tf
+
+        pix = self._pixel_budget()
+        return tf.Qwen2VLProcessor(image_processor=tf.Qwen2VLImageProcessor(**pix),
+                                   video_processor=tf.Qwen2VLVideoProcessor(**pix),
+                                   tokenizer=tokenizer, chat_template=self.chat_template)
+
+
+class Qwen2_5VLFamily(QwenVLFamily):
+    name = "qwen2_5_vl"
+    model_types = ("qwen2_5_vl",)
+    processor_classes = ("Qwen2_5_VLProcessor",)
+    video_keys = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+
+    @property
+    def model_class(self):
+        from transformers import Qwen2_5_VLForConditionalGeneration
+
+        return Qwen2_5_VLForConditionalGeneration
+
+    def tiny_config(self, tokenizer, size):
+        from transformers import Qwen2_5_VLConfig
+
+        text = self._text_config(tokenizer, size)
+        text["rope_parameters"] = {"rope_type": "default", "mrope_section": self._mrope_section(text),
+                                   "rope_theta": 1e6}
+        vdepth, vhidden = size.get("vision_depth", 2), size.get("vision_hidden_size", 32)
+        vision = dict(depth=vdepth, hidden_size=vhidden, out_hidden_size=text["hidden_size"],
+                      intermediate_size=2 * vhidden, num_heads=2, patch_size=14, spatial_merge_size=2,
+                      temporal_patch_size=2, window_size=56, fullatt_block_indexes=[vdepth - 1])
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **self._ids(tokenizer))
+
+    def tiny_processor(self, tokenizer):
+        import transformers as tf
+
+        pix = self._pixel_budget()
+        return tf.Qwen2_5_VLProcessor(image_processor=tf.Qwen2VLImageProcessor(**pix),
+                                      video_processor=tf.Qwen2VLVideoProcessor(**pix),
+                                      tokenizer=tokenizer, chat_template=self.chat_template)
+
+
+class Qwen3VLFamily(QwenVLFamily):
+    name = "qwen3_vl"
+    model_types = ("qwen3_vl",)
+    processor_classes = ("Qwen3VLProcessor",)
+
+    @property
+    def model_class(self):
+        from transformers import Qwen3VLForConditionalGeneration
+
+        return Qwen3VLForConditionalGeneration
+
+    def tiny_config(self, tokenizer, size):
+        from transformers import Qwen3VLConfig
+
+        text = self._text_config(tokenizer, size)
+        text["head_dim"] = text["hidden_size"] // text["num_attention_heads"]
+        text["rope_parameters"] = {"rope_type": "default", "mrope_section": self._mrope_section(text),
+                                   "rope_theta": 5e6, "mrope_interleaved": True}
+        vhidden = size.get("vision_hidden_size", 32)
+        vision = dict(depth=size.get("vision_depth", 2), hidden_size=vhidden, out_hidden_size=text["hidden_size"],
+                      intermediate_size=2 * vhidden, num_heads=2, patch_size=16, spatial_merge_size=2,
+                      temporal_patch_size=2, num_position_embeddings=64, deepstack_visual_indexes=[0])
+        return Qwen3VLConfig(text_config=text, vision_config=vision, **self._ids(tokenizer))
+
+    def tiny_processor(self, tokenizer):
+        import transformers as tf
+
+        size = {"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 16}
+        return tf.Qwen3VLProcessor(image_processor=tf.Qwen2VLImageProcessor(size=size, patch_size=16),
+                                   video_processor=tf.Qwen3VLVideoProcessor(size=size),
+                                   tokenizer=tokenizer, chat_template=self.chat_template)
+
+
+FAMILIES = [Qwen2VLFamily(), Qwen2_5VLFamily(), Qwen3VLFamily()]

@@ -1,0 +1,114 @@
+"""Answer balancing for ``vsgrpo data build``: questions a blind answer prior cannot answer.
+
+VSI-Bench balances only the correct *letter*; its answers themselves are skewed (a constant
+"2" scores 62.1 on counting, "left"-type guesses 47.9 on relative direction), so a model can
+look spatially competent by learning the answer prior. With balancing on (the default), the
+builder chooses *which* valid questions to keep so that this prior is weak, without changing
+any question or answer (``data verify`` still re-derives every one):
+
+1. **Selection.** Per task, the per-scene cap is filled round by round across all scenes; each
+   scene takes, among its remaining candidates, one whose answer is rarest so far in the task
+   (multiple choice: the answer text, "left"/"back-right"/a category; numeric: a bin of width
+   :data:`NA_BIN` in log scale, so 2.0 and 2.2 m count as alike). Ties are broken at random
+   from the build seed.
+2. **Trimming.** Multiple-choice tasks with a closed answer vocabulary (every question offers
+   the same choices: the relative-direction levels) drop questions of over-represented answers
+   until the most frequent answer's share is within :data:`MCA_TOLERANCE` of ``1 / #choices``.
+   Numeric tasks drop questions from the bins around the best constant answer until that
+   constant's mean MRA (:func:`vsgrpo.eval.baselines.best_constant`) is at most
+   :data:`NA_TARGET`. Either stops once :data:`MAX_DROP` of the task's questions are gone, so
+   a scene set whose candidates cannot be balanced keeps most of its data (the build summary
+   prints each task's chance value, so what remains is visible).
+
+Letters are balanced afterwards by :class:`vsgrpo.questions.options.LetterBalancer`, as before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .base import Question
+
+NA_BIN = 0.2          # log-width of a numeric answer bin (a factor of e^0.2 = 1.22)
+MCA_TOLERANCE = 0.02  # closed-vocabulary MCA: most frequent answer share <= 1/#choices + this
+NA_TARGET = 0.25      # numeric: best constant's mean MRA at most this (VSI-Bench's row: 0.30-0.62)
+MAX_DROP = 0.4        # trimming never removes more than this share of a task's selected questions
+
+
+def answer_key(kind: str, q: Question):
+    """What balancing counts: the answer text (MCA) or the log bin of the value (NA)."""
+    if kind == "MCA":
+        return q.answer
+    v = q.answer_value if q.answer_value is not None else float(q.answer)
+    return math.floor(math.log(v) / NA_BIN) if v > 0 else -(1 << 30)
+
+
+def select(kind: str, pools: Sequence[Sequence[Question]], cap: int | None,
+           rng: np.random.Generator) -> list[list[int]]:
+    """Indices chosen from each scene's candidates (``pools[i]``), at most ``cap`` per scene,
+    filled round by round with the rarest answer so far. Returned sorted (candidate order)."""
+    keys = [[answer_key(kind, q) for q in pool] for pool in pools]
+    limit = [len(p) if cap is None else min(cap, len(p)) for p in pools]
+    left = [list(range(len(p))) for p in pools]
+    chosen: list[list[int]] = [[] for _ in pools]
+    counts: Counter = Counter()
+    active = [i for i in range(len(pools)) if limit[i] > 0]
+    while active:
+        for j in rng.permutation(len(active)).tolist():
+            i = active[j]
+            low = min(counts[keys[i][k]] for k in left[i])
+            options = [k for k in left[i] if counts[keys[i][k]] == low]
+            k = options[int(rng.integers(len(options)))]
+            left[i].remove(k)
+            chosen[i].append(k)
+            counts[keys[i][k]] += 1
+        active = [i for i in active if len(chosen[i]) < limit[i]]
+    return [sorted(c) for c in chosen]
+
+
+def _closed_choices(questions: Sequence[Question]) -> int | None:
+    """The number of choices when every question offers the same set of answer texts."""
+    sets = {frozenset(q.choices or ()) for q in questions}
+    if len(sets) != 1:
+        return None
+    n = len(next(iter(sets)))
+    return n if n > 1 else None
+
+
+def trim(kind: str, questions: Sequence[Question], rng: np.random.Generator) -> list[int]:
+    """Indices of ``questions`` (one task's selection) to keep after trimming (see module doc)."""
+    keep = list(range(len(questions)))
+    if not questions:
+        return keep
+    budget = int(MAX_DROP * len(questions))
+    if kind == "MCA":
+        n_choices = _closed_choices(questions)
+        if n_choices is None:
+            return keep
+        while budget > 0:
+            counts = Counter(questions[i].answer for i in keep)
+            top, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+            if n / len(keep) <= 1 / n_choices + MCA_TOLERANCE:
+                break
+            victims = [i for i in keep if questions[i].answer == top]
+            keep.remove(victims[int(rng.integers(len(victims)))])
+            budget -= 1
+        return keep
+    from ..eval.baselines import best_constant
+
+    values = np.asarray([q.answer_value if q.answer_value is not None else float(q.answer) for q in questions])
+    while budget > 0 and len(keep) > 1:
+        c, score = best_constant(values[keep])
+        if score <= NA_TARGET:
+            break
+        # Drop one of the questions the constant scores best on (ties at random).
+        rel = np.abs(c - values[keep]) / values[keep]
+        best = rel.min()
+        victims = [i for i, r in zip(keep, rel) if r <= best + 1e-12]
+        keep.remove(victims[int(rng.integers(len(victims)))])
+        budget -= 1
+    return keep

@@ -1,0 +1,182 @@
+"""Settings of ``vsgrpo quickstart``: two profiles of defaults and :class:`QuickstartConfig`.
+
+Profiles: with no ``model`` the *tiny* profile builds a tiny random Qwen2-VL and trains it on
+CPU (SFT warm start, then GRPO; full weights, settings in :data:`TINY`). With ``model`` (a hub
+id or a local folder) the *paper* profile trains with ``recipes/paper/{sft-2b,vsgrpo-2b}.yaml``
+(LoRA adapters are merged for evaluation); SFT is skipped unless ``sft="on"``.
+
+Each :class:`QuickstartConfig` field is also a ``vsgrpo quickstart`` flag (see
+:mod:`vsgrpo.options`); the help of profile-dependent flags states both profiles' defaults,
+read from :data:`TINY` and :data:`PAPER`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..errors import VsgrpoError
+from ..options import flag_of, option, parse_names, parse_size
+from ..prompts import STYLES
+
+HELDOUT_SEED_OFFSET = 1_000_003  # held-out scenes: another seed, so other scene names and layouts
+SFT_CHOICES = ("auto", "on", "off")
+
+# The VSI-100k task families the paper trains on (route planning and appearance order are extra).
+PAPER_TASKS = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
+               "object_rel_distance", "object_rel_direction_easy", "object_rel_direction_medium",
+               "object_rel_direction_hard")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Defaults of one scale. ``None`` in :class:`QuickstartConfig` means: take the profile's value."""
+
+    scenes: int
+    heldout_scenes: int
+    sft_steps: int
+    steps: int
+    tasks: tuple[str, ...]
+    per_scene: int
+    video_frames: int  # frames rendered per synthetic video
+    video_size: tuple[int, int]
+    frames: int  # frames sampled per question, training and evaluation alike
+    eval_style: str  # prompts at evaluation: train (no options; answer words mapped to letters) or bench
+    eval_batch_size: int
+    sft_recipe: str | None  # relative to the recipes folder; None: settings below only
+    grpo_recipe: str | None
+    sft: dict = field(default_factory=dict)  # config overrides (after the recipe)
+    grpo: dict = field(default_factory=dict)
+
+
+# Tuned to finish in about 5 minutes on 2 idle CPU cores (docs/quickstart.md has the measurements).
+TINY = Profile(
+    scenes=20, heldout_scenes=6, sft_steps=200, steps=400, tasks=PAPER_TASKS, per_scene=6,
+    video_frames=48, video_size=(160, 120), frames=4, eval_style="train", eval_batch_size=8,
+    sft_recipe=None, grpo_recipe=None,
+    sft=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=1e-3,
+             per_device_train_batch_size=8, save_steps=50, save_total_limit=1, logging_steps=1,
+             report_to=["jsonl"]),
+    grpo=dict(mode="vanilla", num_frames=4, max_pixels=12544, lora=False, learning_rate=2e-4,
+              num_generations=8, per_device_train_batch_size=32, max_completion_length=8, temperature=1.0,
+              beta=1e-4, loss_type="grpo", save_steps=50, save_total_limit=1, logging_steps=1,
+              report_to=["jsonl"]),
+)
+
+PAPER = Profile(
+    scenes=200, heldout_scenes=40, sft_steps=0, steps=0, tasks=PAPER_TASKS, per_scene=6,
+    video_frames=120, video_size=(320, 240), frames=0, eval_style="bench", eval_batch_size=8,
+    sft_recipe="paper/sft-2b.yaml", grpo_recipe="paper/vsgrpo-2b.yaml",
+    sft=dict(report_to=["tensorboard", "jsonl"]), grpo=dict(report_to=["tensorboard", "jsonl"]),
+)
+
+TINY_MODEL = dict(family="qwen2_vl", tokenizer="small", hidden_size=64, num_hidden_layers=2)
+
+# Fields whose ``None`` means "the profile's value".
+PROFILE_FIELDS = ("scenes", "heldout_scenes", "sft_steps", "steps", "tasks", "per_scene", "frames", "video_frames",
+                  "video_size", "eval_style", "eval_batch_size")
+
+
+def _by_profile(name: str) -> str:
+    """Help text naming a profile field's default in both profiles."""
+    def shown(v) -> str:
+        if name == "tasks" and tuple(v) == PAPER_TASKS:
+            return "the paper's VSI-100k tasks"
+        if name == "video_size":
+            return f"{v[0]}x{v[1]}"
+        return "the recipe's" if v == 0 else str(v)
+
+    tiny, paper = shown(getattr(TINY, name)), shown(getattr(PAPER, name))
+    return tiny if tiny == paper else f"tiny {tiny}, real model {paper}"
+
+
+@dataclass
+class QuickstartConfig:
+    """Settings of ``vsgrpo quickstart``; ``None`` fields take the profile's default."""
+
+    out: str = option("quickstart", help="output folder")
+    model: str | None = option(None, help="hub id or local model folder",
+                               default_text="build a tiny random Qwen2-VL and train it on CPU")
+    scenes: int | None = option(None, type=int, help="training scenes", default_text=_by_profile("scenes"))
+    heldout_scenes: int | None = option(None, type=int, help="held-out scenes",
+                                        default_text=_by_profile("heldout_scenes"))
+    steps: int | None = option(None, type=int, help="GRPO optimizer steps", default_text=_by_profile("steps"))
+    sft_steps: int | None = option(None, type=int, help="SFT warm-start steps", default_text=_by_profile("sft_steps"))
+    sft: str = option("auto", choices=SFT_CHOICES,
+                      help="SFT warm start before GRPO (auto: on for the tiny model, off for a real one)")
+    seed: int = option(0, help="seed of scenes, questions and training")
+    tasks: tuple[str, ...] | None = option(None, type=parse_names, help="comma-separated question types",
+                                           default_text=_by_profile("tasks"))
+    per_scene: int | None = option(None, type=int, help="questions per scene and task",
+                                   default_text=_by_profile("per_scene"))
+    frames: int | None = option(None, type=int, help="frames per question in training and evaluation",
+                                default_text=_by_profile("frames"))
+    video_frames: int | None = option(None, type=int, help="frames rendered per scene video",
+                                      default_text=_by_profile("video_frames"))
+    video_size: tuple[int, int] | None = option(None, type=parse_size, metavar="WxH", help="rendered video size",
+                                                default_text=_by_profile("video_size"))
+    eval_style: str | None = option(None, choices=STYLES,
+                                    help="evaluation prompts: train (no options; answer words mapped to option "
+                                         "letters) or bench (VSI-Bench prompts with options)",
+                                    default_text=_by_profile("eval_style"))
+    eval_limit: int | None = option(None, type=int, help="evaluate only the first N held-out questions")
+    eval_batch_size: int | None = option(None, type=int, help="generation batch size in evaluation",
+                                         default_text=_by_profile("eval_batch_size"))
+    workers: int = option(0, help="scene-rendering processes", default_text="one per core, at most 4")
+    threads: int | None = option(None, type=int, help="torch CPU threads",
+                                 default_text="1 for the tiny model, whose ops are too small to gain from more; "
+                                              "torch's default otherwise")
+    tiny_hidden_size: int | None = option(None, type=int, help="width of the tiny model",
+                                          default_text=str(TINY_MODEL["hidden_size"]))
+    tiny_layers: int | None = option(None, type=int, help="language-model layers of the tiny model",
+                                     default_text=str(TINY_MODEL["num_hidden_layers"]))
+    recipes: str | None = option(None, help="folder holding paper/*.yaml", default_text="the repository's recipes/")
+    sft_overrides: list[str] = option([], flag="--sft-set", action="append", metavar="KEY=VALUE",
+                                      help="override an SFT config key (repeatable), e.g. --sft-set "
+                                           "learning_rate=5e-4")
+    grpo_overrides: list[str] = option([], flag="--grpo-set", action="append", metavar="KEY=VALUE",
+                                       help="override a GRPO config key (repeatable), e.g. --grpo-set "
+                                            "num_generations=14")
+
+    @property
+    def profile(self) -> Profile:
+        return TINY if self.model is None else PAPER
+
+    def resolved(self) -> dict:
+        """Every setting with profile defaults filled in (what the stage keys are made of)."""
+        p = self.profile
+        d = asdict(self)
+        for name in PROFILE_FIELDS:
+            if d[name] is None:
+                d[name] = getattr(p, name)
+        d["tasks"] = list(d["tasks"])
+        d["video_size"] = list(d["video_size"])
+        d["sft"] = self.sft_enabled
+        d["profile"] = "tiny" if self.model is None else "paper"
+        return d
+
+    @property
+    def sft_enabled(self) -> bool:
+        return self.sft == "on" or (self.sft == "auto" and self.model is None)
+
+    def validate(self) -> None:
+        from dataclasses import fields
+
+        from ..dataset import task_names
+
+        flags = {f.name: flag_of(f) for f in fields(self)}
+        if self.sft not in SFT_CHOICES:
+            raise VsgrpoError(f"--sft must be {', '.join(SFT_CHOICES[:-1])} or {SFT_CHOICES[-1]}, got {self.sft!r}")
+        for name in ("scenes", "heldout_scenes", "steps", "sft_steps", "frames", "eval_limit", "per_scene",
+                     "eval_batch_size"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise VsgrpoError(f"{flags[name]} must be at least 1")
+        if self.eval_style not in (None, *STYLES):
+            raise VsgrpoError(f"--eval-style must be {' or '.join(STYLES)}")
+        if self.tasks is not None:
+            known = set(task_names())
+            bad = [t for t in self.tasks if t not in known]
+            if bad:
+                raise VsgrpoError(f"unknown task(s) {', '.join(bad)}; choose from {', '.join(sorted(known))}")
+            if not self.tasks:
+                raise VsgrpoError("--tasks names no task")

@@ -1,0 +1,139 @@
+"""Fault suite, `data synth`: kills at chosen moments, a full disk, a read-only folder, a second writer.
+
+Each case ends with a plain rerun and compares the data root file by file (sha256) with an
+uninterrupted run: nothing lost, nothing duplicated, no temporary file left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from fault_harness import (file_size_limit, read_only, run_cli, run_killed, small_disk, start_paused, temp_files,
+                           tree)
+
+ARGS = ("--scenes", "3", "--frames", "8", "--size", "64x48", "--workers", "1")
+NAMES = [f"synth_s0_{i:05d}" for i in range(3)]
+
+# (what the moment is, where the command is killed)
+KILLS = [
+    ("after the first scene's marker", "vsgrpo.sources.synthetic.writer:write_json:1:after"),
+    ("mid-scene, a sidecar written but not renamed", "vsgrpo.io:commit:3:before"),
+    ("while encoding a video", "vsgrpo.sources.synthetic.render:Renderer.render:30:after"),
+    ("all scenes done, meta not yet merged", "vsgrpo.sources.synthetic.writer:merge_meta:1:before"),
+]
+
+
+def _synth(out, *extra):
+    return run_cli("data", "synth", *ARGS, "--out", out, *extra)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth-ref") / "root"
+    r = _synth(out)
+    assert r.returncode == 0, r.stderr
+    return tree(out)
+
+
+def _assert_complete(out, reference):
+    assert temp_files(out) == []
+    assert tree(out) == reference
+    meta = json.loads((out / "meta" / "synthetic_meta_info.json").read_text())
+    assert sorted(meta) == NAMES  # every scene once
+
+
+@pytest.mark.parametrize("moment,spec", KILLS, ids=[k[0] for k in KILLS])
+def test_kill_then_rerun_equals_uninterrupted(moment, spec, reference, tmp_path):
+    out = tmp_path / "root"
+    run_killed(spec, "data", "synth", *ARGS, "--out", out)
+    r = _synth(out)
+    assert r.returncode == 0, r.stderr
+    _assert_complete(out, reference)
+
+
+def test_killed_twice_in_a_row(reference, tmp_path):
+    out = tmp_path / "root"
+    run_killed("vsgrpo.io:commit:2:before", "data", "synth", *ARGS, "--out", out)
+    assert temp_files(out)  # the kill left a finished temporary file behind ...
+    run_killed("vsgrpo.sources.synthetic.writer:write_json:2:after", "data", "synth", *ARGS, "--out", out)
+    r = _synth(out)
+    assert r.returncode == 0, r.stderr
+    _assert_complete(out, reference)  # ... and the reruns removed it
+
+
+def test_second_writer_is_refused_with_the_holders_pid(reference, tmp_path):
+    out = tmp_path / "root"
+    first = start_paused("vsgrpo.sources.synthetic.writer:write_json:1:stop", "data", "synth", *ARGS, "--out", out)
+    try:
+        second = _synth(out)
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vsgrpo: error:") and f"PID {first.pid}" in lines[0], lines
+    finally:
+        first.send_signal(signal.SIGCONT)
+        first.wait(timeout=300)
+    assert first.returncode == 0, first.stderr.read()
+    _assert_complete(out, reference)
+
+
+def _one_line_error(r):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("vsgrpo: error:"), r.stderr[-2000:]
+    return lines[0]
+
+
+def test_disk_full_then_rerun(reference, tmp_path):
+    with small_disk(0.2) as disk:
+        if disk is None:  # no tmpfs here (unprivileged CI): files capped by RLIMIT_FSIZE fail the same way
+            out = tmp_path / "root"
+            r = run_cli("data", "synth", *ARGS, "--out", out, preexec_fn=file_size_limit(3000))
+            line = _one_line_error(r)
+            assert "cannot write output" in line
+        else:
+            out = disk / "root"
+            line = _one_line_error(_synth(out))
+            assert "No space left on device" in line
+            assert subprocess.run(["mount", "-o", "remount,size=4m", str(disk)]).returncode == 0
+        assert temp_files(out) == []
+        r = _synth(out)
+        assert r.returncode == 0, r.stderr
+        _assert_complete(out, reference)
+
+
+def test_read_only_output(tmp_path):
+    out = tmp_path / "ro"
+    with read_only(out):
+        line = _one_line_error(_synth(out))
+        assert "writ" in line
+    assert list(out.iterdir()) == []
+
+
+def test_damaged_finished_scene_is_made_again(reference, tmp_path):
+    """A zero-byte mp4, a junk sidecar or a cut-short marker of a finished scene: remade, with a warning."""
+    out = tmp_path / "root"
+    assert _synth(out).returncode == 0
+    (out / "videos" / "synthetic" / f"{NAMES[0]}.mp4").write_bytes(b"")
+    (out / "visibility" / "synthetic" / f"{NAMES[1]}.npz").write_bytes(b"junk")
+    marker = out / "meta" / ".synthetic_scenes" / f"{NAMES[2]}.json"
+    marker.write_text(marker.read_text()[:40])
+    r = _synth(out)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("vsgrpo: warning:") == 3 and "Traceback" not in r.stderr, r.stderr
+    _assert_complete(out, reference)
+
+
+def test_symlinked_data_root_folders_are_allowed(reference, tmp_path):
+    """A data root whose videos/ is a link to another disk works: the link was placed by the root's owner."""
+    elsewhere = tmp_path / "big-disk" / "videos"
+    elsewhere.mkdir(parents=True)
+    out = tmp_path / "root"
+    out.mkdir()
+    os.symlink(elsewhere, out / "videos")
+    r = _synth(out)
+    assert r.returncode == 0, r.stderr
+    assert (elsewhere / "synthetic" / f"{NAMES[0]}.mp4").is_file()
