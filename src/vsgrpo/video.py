@@ -6,6 +6,7 @@ with PyAV (self-contained wheels) and hand models decoded frames instead.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from fractions import Fraction
@@ -117,3 +118,33 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
             for packet in stream.encode():
                 out.mux(packet)
     return n
+
+
+def encode_clip(frames: np.ndarray, fps: float) -> bytes:
+    """Sampled frames as one lossless mp4 in memory (H.264 RGB, ``libx264rgb`` at crf 0).
+
+    Used to send a server exactly the frames vsgrpo sampled, as one video: decoding it gives the
+    same RGB values back, frame for frame, and the frame rate carries the sampled timestamps
+    (``fps`` = sampled frames per second of the original video).
+    """
+    import io
+
+    import av
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
+        raise VideoError(f"frames must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise VideoError(f"fps must be positive, got {fps}")
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264rgb", rate=Fraction(fps).limit_denominator(10000))
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "rgb24"
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()

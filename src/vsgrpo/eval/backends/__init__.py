@@ -29,10 +29,14 @@ class BackendOptions:
     base_url: str | None = option(None, group=_OPENAI, help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1",
                                   default_text="$OPENAI_BASE_URL or https://api.openai.com/v1")
     api_key_env: str = option("OPENAI_API_KEY", group=_OPENAI, help="environment variable holding the API key")
+    video_as: str = option("auto", group=_OPENAI, choices=("auto", "video", "frames"),
+                           help="video: the sampled frames as one mp4 (the model sees a video, as under hf); "
+                                "frames: one image per frame (image-only APIs); auto: video unless the server "
+                                "refuses it")
 
     # Which of the fields each backend's constructor takes.
     TAKES = {"hf": ("device", "dtype", "min_pixels", "max_pixels"), "vllm": ("dtype", "min_pixels", "max_pixels"),
-             "openai": ("base_url", "api_key_env")}
+             "openai": ("base_url", "api_key_env", "video_as")}
 
     def for_backend(self, name: str) -> dict:
         """The options backend ``name`` takes, leaving out those not given (``None``)."""

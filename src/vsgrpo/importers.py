@@ -1,0 +1,399 @@
+"""``vsgrpo data import``: question sets in other formats -> a vsgrpo questions parquet.
+
+The output is the parquet ``data build`` writes (VSI-Bench's columns plus ``answer``,
+``answer_value``, ``video``, ``extra``), so ``data verify``, ``eval run`` and ``train`` take it
+unchanged. Formats (what each reads, by default; ``--map field=column`` renames any of them):
+
+``video-r1``
+    Video-R1's JSON list: ``problem`` (question), ``problem_type`` ("multiple choice",
+    "numerical", "regression"; "OCR" and "free-form" cannot be scored and are skipped),
+    ``options`` (``["A. left", ...]``), ``solution`` (``"<answer>B</answer>"``), ``path`` (the
+    video, relative to ``--videos``), ``problem_id``.
+``llava``
+    LLaVA-style JSON list (or JSONL): ``id``, ``video``, ``conversations`` with a ``human`` turn
+    (``"<video>\\nquestion"``, options as ``A. ...`` lines after it) and a ``gpt`` turn (the answer).
+``jsonl``
+    One JSON object per line: ``question``, ``answer`` (or ``ground_truth``), ``video``, and
+    optionally ``options``, ``question_type``, ``id``.
+
+The question type (which decides numeric vs multiple choice and how the row is scored) comes
+from a ``question_type`` field, else ``--question-type``, else the VSI-Bench template the
+question was written from. A format's own kind (Video-R1's ``problem_type``) must agree with it.
+Every row that cannot be used (no video under ``--videos``, a path leaving it, an answer that
+its own reward would not score 1, an unknown type) is listed in ``OUT/skipped.jsonl`` with the
+reason: nothing is dropped silently. ``OUT/videos`` links to ``--videos`` so training finds the
+videos without a ``video_root`` setting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import VsgrpoError
+
+FORMATS = ("video-r1", "llava", "jsonl")
+FIELDS = ("id", "question", "answer", "video", "options", "question_type", "problem_type")
+PROBLEM_KINDS = {"multiple choice": "MCA", "numerical": "NA", "regression": "NA"}
+_OPTION = re.compile(r"^\(?([A-Z])[.):]\s*(.*)$", re.S)
+
+
+@dataclass
+class ImportConfig:
+    """Settings of ``vsgrpo data import`` (each field is one CLI flag)."""
+
+    format: str
+    input: str
+    videos: str
+    out: str
+    mapping: dict[str, str] = field(default_factory=dict)
+    question_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise VsgrpoError(f"unknown --format {self.format!r}; choose one of {', '.join(FORMATS)}")
+        unknown = sorted(set(self.mapping) - set(FIELDS))
+        if unknown:
+            raise VsgrpoError(f"--map: unknown field(s) {', '.join(unknown)}; fields are {', '.join(FIELDS)}")
+        if self.question_type is not None:
+            from .questions import get_task
+
+            get_task(self.question_type)
+
+
+def parse_map(items: list[str] | None) -> dict[str, str]:
+    """``["question=prompt", "answer=label"]`` -> ``{"question": "prompt", "answer": "label"}``."""
+    out = {}
+    for item in items or []:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise VsgrpoError(f"--map takes field=column, got {item!r}")
+        out[name.strip()] = column.strip()
+    return out
+
+
+class Skip(Exception):
+    """A row that cannot be imported; the message is the reason written to skipped.jsonl."""
+
+
+# ---------------------------------------------------------------------------------------------
+# reading each format into plain records: {field: value} with FIELDS as keys
+
+
+def _load_json_or_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(position, record)`` of a JSON list or a JSONL file; a broken JSONL line is yielded as
+    a :class:`Skip` so it is reported, not fatal."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise VsgrpoError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        yield from enumerate(data)
+        return
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            yield i, json.loads(line)
+        except json.JSONDecodeError as e:
+            yield i, Skip(f"line {i + 1} is not valid JSON ({e.msg})")
+
+
+def _get(rec: Mapping, mapping: Mapping[str, str], name: str, *defaults: str):
+    for key in ([mapping[name]] if name in mapping else [name, *defaults]):
+        if key in rec and rec[key] is not None:
+            return rec[key]
+    return None
+
+
+def _answer_span(text: str) -> str:
+    """The content of the last ``<answer>...</answer>`` (Video-R1 solutions), else the text."""
+    from .answers import extract_answer_span
+
+    return extract_answer_span(str(text))
+
+
+def read_video_r1(rec: Mapping, mapping: Mapping[str, str]) -> dict:
+    problem_type = _get(rec, mapping, "problem_type")
+    if problem_type is not None and str(problem_type).strip().lower() not in PROBLEM_KINDS:
+        raise Skip(f"problem_type {problem_type!r} cannot be scored (vsgrpo scores "
+                   f"{', '.join(PROBLEM_KINDS)})")
+    answer = _get(rec, mapping, "answer", "solution")
+    return {"id": _get(rec, mapping, "id", "problem_id"), "question": _get(rec, mapping, "question", "problem"),
+            "answer": None if answer is None else _answer_span(answer), "video": _get(rec, mapping, "video", "path"),
+            "options": _get(rec, mapping, "options"), "question_type": _get(rec, mapping, "question_type"),
+            "kind": PROBLEM_KINDS.get(str(problem_type).strip().lower()) if problem_type is not None else None}
+
+
+_BENCH_LINES = ("Answer with the option's letter from the given choices directly.",
+                "Please answer the question using a single word or phrase.", "These are frames of a video.",
+                "Options:")
+
+
+def read_llava(rec: Mapping, mapping: Mapping[str, str]) -> dict:
+    turns = rec.get("conversations")
+    if not isinstance(turns, list):
+        raise Skip("no 'conversations' list")
+    human = next((t.get("value") for t in turns if isinstance(t, Mapping) and t.get("from") == "human"), None)
+    gpt = next((t.get("value") for t in turns if isinstance(t, Mapping) and t.get("from") == "gpt"), None)
+    if human is None or gpt is None:
+        raise Skip("conversations need a 'human' and a 'gpt' turn")
+    question_lines, options = [], []
+    for line in str(human).replace("<video>", "").splitlines():
+        text = line.strip()
+        if not text or text in _BENCH_LINES:
+            continue
+        if _OPTION.match(text) and question_lines:
+            options.append(text)
+        elif options:
+            raise Skip("text after the options in the human turn")
+        else:
+            question_lines.append(line.rstrip("\r"))  # keep inner spaces: templates end lines with ' '
+    return {"id": _get(rec, mapping, "id"), "question": "\n".join(question_lines).strip() or None,
+            "answer": _answer_span(gpt), "video": _get(rec, mapping, "video"),
+            "options": _get(rec, mapping, "options") or (options or None),
+            "question_type": _get(rec, mapping, "question_type"), "kind": None}
+
+
+def read_jsonl(rec: Mapping, mapping: Mapping[str, str]) -> dict:
+    return {"id": _get(rec, mapping, "id"), "question": _get(rec, mapping, "question"),
+            "answer": _get(rec, mapping, "answer", "ground_truth"), "video": _get(rec, mapping, "video"),
+            "options": _get(rec, mapping, "options"), "question_type": _get(rec, mapping, "question_type"),
+            "kind": None}
+
+
+READERS: dict[str, Callable[[Mapping, Mapping[str, str]], dict]] = {
+    "video-r1": read_video_r1, "llava": read_llava, "jsonl": read_jsonl}
+
+
+# ---------------------------------------------------------------------------------------------
+# one record -> one questions row
+
+
+def infer_question_type(question: str) -> str | None:
+    """The VSI-Bench question type whose template wrote ``question`` (None if none did)."""
+    from .questions import templates
+    from .questions.appearance import PREFIX as APPEARANCE_PREFIX
+    from .questions.route import HEAD as ROUTE_HEAD
+
+    exact = {
+        templates.COUNTING: "object_counting", templates.ABS_DISTANCE: "object_abs_distance",
+        templates.ABS_DISTANCE_CENTER: "object_abs_distance", templates.OBJECT_SIZE: "object_size_estimation",
+        templates.ROOM_SIZE: "room_size_estimation", templates.REL_DISTANCE: "object_rel_distance",
+        templates.REL_DISTANCE_CENTER: "object_rel_distance",
+        templates.REL_DIRECTION_EASY: "object_rel_direction_easy",
+        templates.REL_DIRECTION_MEDIUM: "object_rel_direction_medium",
+        templates.REL_DIRECTION_HARD: "object_rel_direction_hard",
+    }
+    for template, question_type in exact.items():
+        if templates.parse(template, question) is not None:
+            return question_type
+    # released route questions vary the head ("at the bed facing", "by the chair and facing"): match its opening
+    if question.strip().startswith(ROUTE_HEAD.split(" at the {start}")[0]):
+        return "route_planning"
+    if question.strip().startswith(APPEARANCE_PREFIX):
+        return "obj_appearance_order"
+    return None
+
+
+def _options(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise Skip("options must be a list of strings")
+    opts = [str(o).strip() for o in value]
+    if not opts:
+        return None
+    out = []
+    for i, opt in enumerate(opts):
+        m = _OPTION.match(opt)
+        letter = chr(ord("A") + i)
+        if m is None:
+            out.append(f"{letter}. {opt}")  # bare option texts: letter them in order
+        elif m.group(1) != letter:
+            raise Skip(f"option {i + 1} is lettered {m.group(1)!r}, expected {letter!r}")
+        else:
+            out.append(f"{letter}. {m.group(2).strip()}")
+    return out
+
+
+def _mca_answer(answer: str, options: list[str] | None) -> tuple[str, str]:
+    """(ground truth, answer word) of a multiple-choice answer: the letter when there are options."""
+    if not options:
+        return answer, answer
+    texts = {o[0]: o[3:] for o in options}
+    m = _OPTION.match(answer)
+    letter = answer.upper() if len(answer) == 1 else (m.group(1) if m else None)
+    if letter in texts:
+        return letter, texts[letter]
+    for letter, text in texts.items():
+        if text.strip().lower() == answer.strip().lower():
+            return letter, text
+    raise Skip(f"answer {answer!r} is not one of the options ({', '.join(options)})")
+
+
+def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
+    """A questions-parquet row from a read record (raises :class:`Skip` with the reason)."""
+    from .io import safe_join
+    from .questions import get_task
+
+    question = rec.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise Skip("no question text")
+    answer = rec.get("answer")
+    if answer is None or not str(answer).strip():
+        raise Skip("no answer")
+    answer = str(answer).strip()
+    qt = rec.get("question_type") or default_type or infer_question_type(question)
+    if qt is None:
+        raise Skip("cannot tell the question type from the text; pass --question-type or "
+                   "--map question_type=COLUMN")
+    try:
+        task = get_task(str(qt))
+    except VsgrpoError as e:
+        raise Skip(str(e)) from None
+    if rec.get("kind") and rec["kind"] != task.kind:
+        raise Skip(f"the format says {rec['kind']} but question type {task.name} is {task.kind}")
+    video = rec.get("video")
+    if not isinstance(video, str) or not video.strip():
+        raise Skip("no video path")
+    rel = video.strip()
+    if os.path.isabs(rel):
+        absolute = Path(os.path.abspath(rel))
+        if not absolute.is_relative_to(videos):
+            raise Skip(f"video {rel} is outside --videos {videos}")
+        rel = absolute.relative_to(videos).as_posix()
+    rel = rel.removeprefix("./")
+    try:
+        path = safe_join(videos, rel)
+    except VsgrpoError as e:
+        raise Skip(str(e)) from None
+    if not path.is_file():
+        raise Skip(f"video {rel} not found under {videos}")
+    options = _options(rec.get("options"))
+    if task.kind == "NA":
+        try:
+            value = float(answer)
+        except ValueError:
+            raise Skip(f"numeric question with non-numeric answer {answer!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise Skip(f"numeric answer {answer!r} is not a positive number (every prediction would score 0)")
+        ground_truth, word, value_out = answer, answer, value
+        options = None if options is None else options  # lettered numeric options are kept as given
+        if options:
+            ground_truth, word = _mca_answer(answer, options)
+            value_out = float(word) if _is_number(word) else value
+    else:
+        ground_truth, word = _mca_answer(answer, options)
+        value_out = None
+    parts = Path(rel).parts
+    row = {"dataset": parts[0] if len(parts) > 1 else "imported", "scene_name": Path(rel).stem,
+           "question_type": task.name, "question": question.strip(), "ground_truth": ground_truth,
+           "options": options, "answer": word, "answer_value": value_out, "objects": [], "video": rel}
+    from .train.data import row_problem
+
+    problem = row_problem({**row, "ground_truth": ground_truth})
+    if problem:
+        raise Skip(problem)
+    return row
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+
+def _table(rows: list[dict]):
+    import pyarrow as pa
+
+    schema = pa.schema([
+        ("id", pa.int64()), ("dataset", pa.string()), ("scene_name", pa.string()),
+        ("question_type", pa.string()), ("question", pa.string()), ("ground_truth", pa.string()),
+        ("options", pa.list_(pa.string())), ("answer", pa.string()), ("answer_value", pa.float64()),
+        ("objects", pa.list_(pa.string())), ("video", pa.string()), ("extra", pa.string()),
+    ])
+    return pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
+
+
+def _int_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
+        return int(value)
+    return None
+
+
+def import_questions(config: ImportConfig) -> dict:
+    """Convert ``config.input`` and write ``questions.parquet``, ``skipped.jsonl`` and
+    ``summary.json`` into ``config.out``; returns the summary."""
+    import pyarrow.parquet as pq
+
+    from .io import atomic_path, run_lock, write_json
+
+    src = Path(config.input)
+    if not src.is_file():
+        raise VsgrpoError(f"--input not found: {src}")
+    videos = Path(os.path.abspath(config.videos))
+    if not videos.is_dir():
+        raise VsgrpoError(f"--videos folder not found: {videos}")
+    reader = READERS[config.format]
+    rows, skipped = [], []
+    for pos, rec in _load_json_or_jsonl(src):
+        source_id = _get(rec, config.mapping, "id", "problem_id") if isinstance(rec, Mapping) else None
+        try:
+            if isinstance(rec, Skip):
+                raise rec
+            if not isinstance(rec, Mapping):
+                raise Skip(f"a record must be a JSON object, got {type(rec).__name__}")
+            row = to_row(reader(rec, config.mapping), videos, config.question_type)
+        except Skip as e:
+            skipped.append({"position": pos, "id": source_id if _jsonable(source_id) else repr(source_id),
+                            "reason": str(e)})
+            continue
+        row["source_id"] = source_id
+        rows.append(row)
+    # Keep the source's ids when they are unique integers (users match predictions by id), else number 0..n-1.
+    ids = [_int_id(r["source_id"]) for r in rows]
+    keep = all(i is not None for i in ids) and len(set(ids)) == len(ids)
+    for n, (row, i) in enumerate(zip(rows, ids)):
+        row["id"] = i if keep else n
+        extra = {"source_format": config.format}
+        if row["source_id"] is not None and not keep:
+            extra["source_id"] = row["source_id"] if _jsonable(row["source_id"]) else repr(row["source_id"])
+        row["extra"] = json.dumps(extra, sort_keys=True)
+    summary = {"input": str(src), "format": config.format, "videos": str(videos), "questions": len(rows),
+               "skipped": len(skipped), "counts": dict(sorted(Counter(r["question_type"] for r in rows).items())),
+               "skip_reasons": dict(Counter(s["reason"].split(" (")[0][:80] for s in skipped).most_common(10))}
+    with run_lock(config.out, "data import") as out:
+        with atomic_path(out / "skipped.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped), encoding="utf-8")
+        write_json(out / "summary.json", summary)
+        with atomic_path(out / "questions.parquet") as tmp:
+            pq.write_table(_table(rows), tmp)
+        link = out / "videos"
+        if link.is_symlink() and Path(os.readlink(link)) != videos:
+            link.unlink()
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(videos, target_is_directory=True)
+    return summary
+
+
+def _jsonable(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
