@@ -13,5 +13,17 @@ if ! ldconfig -p 2>/dev/null | grep "libEGL.so.1" >/dev/null || ! ls /usr/lib/*/
     echo "setup.sh: install libegl1 and libgl1-mesa-dri (Mesa EGL) for 'vsgrpo data synth'" >&2
   fi
 fi
+# Test-only: a headless browser for the `vsgrpo data browse` test (Debian's chromium, driven over
+# the DevTools protocol with websocket-client from the dev extra).
+if [[ -n "$extras" ]] && ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup.sh: install chromium for the browser test of 'vsgrpo data browse' (it is skipped without)" >&2
+  fi
+fi
 python -m pip install --upgrade-strategy only-if-needed -e ".${extras}"
+# Test-only: lmms-eval's own VSI-Bench scoring, to check `--parser lmms-eval` against it. Its
+# dependencies conflict with our pins (av<16), and the tests load only lmms_eval/tasks/vsibench/utils.py.
+if [[ -n "$extras" ]]; then python -m pip install --no-deps "lmms-eval==0.7.3"; fi
 python -c "import vsgrpo, torch, transformers, trl; print('vsgrpo', vsgrpo.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__, '| trl', trl.__version__)"

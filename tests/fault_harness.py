@@ -67,6 +67,14 @@ def start(*args) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def error_line(r: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The one ``vsgrpo: error:`` line of a failed command (warnings may precede it; a traceback may not)."""
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("vsgrpo: error:")]
+    assert r.returncode == code and len(errors) == 1 and "Traceback" not in r.stderr, \
+        f"exit {r.returncode}: {r.stderr[-3000:]}"
+    return errors[0]
+
+
 def tree(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """``{relative path: sha256}`` of every file under ``root`` (the lock file and ``skip`` names excluded)."""
     out = {}

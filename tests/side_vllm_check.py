@@ -56,15 +56,20 @@ def tail_gap(a, b, k):
 
 
 def run_eval_check(args, result):
+    import gc
+
     from vsgrpo.eval import run_eval
 
-    t = time.time()
-    res = run_eval(model=args.eval_model, questions=args.eval_questions, videos=args.eval_videos,
-                   output=str(Path(args.out) / "eval_vllm"), backend="vllm", num_frames=args.eval_frames,
-                   batch_size=4, max_new_tokens=args.eval_max_new_tokens,
-                   backend_options={"dtype": "float32", "max_pixels": args.eval_max_pixels})
-    result["eval"] = {"seconds": time.time() - t, "output": str(Path(args.out) / "eval_vllm"),
-                      "overall": res.get("overall")}
+    result["eval"] = {}
+    for model in args.eval_model:
+        t = time.time()
+        out = Path(args.out) / f"eval_vllm_{Path(model).name}"
+        res = run_eval(model=model, questions=args.eval_questions, videos=args.eval_videos, out=str(out),
+                       backend="vllm", frames=args.eval_frames, batch_size=4, max_new_tokens=args.eval_max_new_tokens,
+                       backend_options={"dtype": "float32", "max_pixels": args.eval_max_pixels})
+        gc.collect()
+        result["eval"][Path(model).name] = {"seconds": time.time() - t, "output": str(out),
+                                            "overall": res.get("overall")}
 
 
 def run_grpo_check(args, result):
@@ -81,7 +86,7 @@ def run_grpo_check(args, result):
     out = Path(args.out)
     model_dir = build_tiny_model("qwen2_vl", out / "tiny", tokenizer="small", hidden_size=128,
                                  num_attention_heads=2)
-    data = make_train_data(out / "data", n_frames=8, size=(56, 56))
+    data = make_train_data(out / "data", n_frames=8, size=(112, 112))
     video = out / "data" / "videos" / "scannet" / "scene0000_00.mp4"
 
     attached = []
@@ -122,7 +127,8 @@ def run_grpo_check(args, result):
     common = [f"model={model_dir}", f"data={data}", "num_frames=8", "num_generations=4",
               "per_device_train_batch_size=4", f"max_completion_length={args.completion}", "report_to=[jsonl]",
               "save_steps=100", "learning_rate=0.05", "lora=true", "lora_r=8", "lora_alpha=16", "beta=0.1",
-              "dtype=float32", "mode=think", "max_pixels=3136", "seed=1"]
+              "dtype=float32", "mode=think", "max_pixels=12544", "seed=1",
+              "rewards=[accuracy,completion_chars]"]
     t = time.time()
     run = run_grpo(load_config("grpo", None, common + [f"output_dir={out / 'run_vllm'}", "use_vllm=true",
                                                        f"max_steps={args.steps}"]), callbacks=[Probe()])
@@ -135,6 +141,10 @@ def run_grpo_check(args, result):
     run_hf = run_grpo(load_config("grpo", None, common + [f"output_dir={out / 'run_hf'}", "max_steps=1"]))
     result["grpo_hf_seconds"] = time.time() - t
     result["hf_metrics"] = [json.loads(x) for x in (run_hf / "metrics.jsonl").read_text().splitlines()]
+    # Without TRL's importance-sampling correction TRL skips its old-policy pass; the gap is still logged.
+    run_off = run_grpo(load_config("grpo", None, common + [f"output_dir={out / 'run_vllm_nois'}", "use_vllm=true",
+                                                           "max_steps=1", "vllm_importance_sampling_correction=false"]))
+    result["vllm_nois_metrics"] = [json.loads(x) for x in (run_off / "metrics.jsonl").read_text().splitlines()]
     samples = (run / "samples.jsonl")
     result["vllm_samples"] = len(samples.read_text().splitlines()) if samples.is_file() else 0
 
@@ -144,9 +154,9 @@ def main():
     p.add_argument("out")
     p.add_argument("--eval-questions")
     p.add_argument("--eval-videos")
-    p.add_argument("--eval-model")
+    p.add_argument("--eval-model", nargs="+", default=[])
     p.add_argument("--eval-frames", type=int, default=8)
-    p.add_argument("--eval-max-pixels", type=int, default=3136)
+    p.add_argument("--eval-max-pixels", type=int, default=12544)
     p.add_argument("--eval-max-new-tokens", type=int, default=8)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--completion", type=int, default=12)

@@ -1,4 +1,5 @@
-"""Answer extraction: the authors' first-token parse, the lenient parse, tags and option text."""
+"""Answer extraction: the authors' first-token parse, lmms-eval's number parse, the lenient letter parse, tags
+and option text."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from hypothesis import strategies as st
 
 from vsgrpo.answers import (
     extract_answer_span,
+    lmms_eval_number,
     map_option_text,
     official_number,
     official_token,
     parse_letter,
-    parse_number,
     split_option,
+    tag_blocks,
 )
 
 OPTIONS = ["A. left", "B. right", "C. back", "D. trash bin"]
@@ -47,15 +49,19 @@ def test_official_number_passes_nan_and_inf_through_like_float():
     assert official_number("-Infinity") == -math.inf
 
 
+# lmms-eval 0.7.3's extract_number, case by case (tests/test_scoring_agreement.py runs its own code).
 @pytest.mark.parametrize("text, value", [
-    ("3.5m", 3.5), ("1,200", 1200.0), ("1,200.5 cm", 1200.5), ("three", 3.0), ("Three chairs", 3.0),
-    ("about twenty-one", 21.0), ("twenty one", 21.0), ("ninety", 90.0), ("The answer is 4.", 4.0),
-    ("-2", -2.0), (".5 m", 0.5), ("٣", 3.0), ("room2 is 7", 7.0), ("there are none", None), ("", None),
-    ("nan", None), ("inf", None), ("x" * 100_000 + " 9", 9.0), ("v1.2 is 5", 5.0), ("1,2", 1.0),
-    ("someone", None), ("often", None),  # number words only as whole words
+    ("3.5m", 3.5), ("1,200", 1.0), ("three", 3.0), ("Three chairs", 3.0), ("about twenty-one", 21.0),
+    ("twenty one", 21.0), ("three hundred and twenty-one", 321.0), ("one, two", 3.0), ("two thousand", 2000.0),
+    ("one apple, room 2", 1.0), ("room 2 has one", 2.0), ("The answer is 4.", 4.0), ("-2", -2.0), (".5 m", 5.0),
+    ("٣", 3.0), ("room2 is 7", 2.0), ("v1.2 is 5", 1.2), ("1e3", 1.0), ("there are none", None), ("", None),
+    ("  ", None), ("nan", None), ("inf", None), ("x" * 100_000 + " 9", 9.0), ("someone", None), ("often", None),
+    ("nine٣5twenty", 29.0),  # a word run goes on past digits
+    ("hundred " * 200, math.inf),  # lmms-eval raises OverflowError here
+    ("9" * 400, math.inf),
 ])
-def test_parse_number_finds_the_first_number_or_number_word(text, value):
-    assert parse_number(text) == value
+def test_lmms_eval_number(text, value):
+    assert lmms_eval_number(text) == value
 
 
 @given(st.text(max_size=200))
@@ -63,8 +69,8 @@ def test_parse_number_finds_the_first_number_or_number_word(text, value):
 def test_parsers_never_raise_and_lenient_numbers_are_finite(text):
     official_token(text)
     official_number(text)
-    value = parse_number(text)
-    assert value is None or math.isfinite(value)
+    value = lmms_eval_number(text)
+    assert value is None or not math.isnan(value)
     letter = parse_letter(text, "ABCD")
     assert letter is None or letter in "ABCD"
     assert isinstance(extract_answer_span(text), str)
@@ -79,6 +85,33 @@ def test_parse_letter_lenient_patterns(text, letter):
     assert parse_letter(text, "ABCD") == letter
 
 
+# The lenient patterns as first written: quadratic to cubic on long whitespace runs, kept here as
+# the reference the linear-time patterns must agree with.
+_REFERENCE_LETTER_PATTERNS = (
+    r"^\s*\(?([A-Za-z])\)?\s*(?:[.:)]|$)", r"^\s*([A-Z])\s", r"(?i)answer\s*(?:is|:)?\s*[:\-]?\s*\(?([A-Z])\b",
+    r"\(([A-Z])\)", r"\b([A-Z])\b",
+)
+
+
+def _reference_letter(text, letters):
+    import re
+
+    allowed = {x.upper() for x in letters} if letters else None
+    for pattern in _REFERENCE_LETTER_PATTERNS:
+        for m in re.finditer(pattern, text or ""):
+            if allowed is None or m.group(1).upper() in allowed:
+                return m.group(1).upper()
+    return None
+
+
+@given(st.lists(st.sampled_from(["A", "B", "E", "a", "b", " ", "  ", "\n", "(", ")", ".", ":", "-", "answer", "Answer",
+                                 "is", "x", "_", "1", "ſ", "K", "ı", "!"]), max_size=10).map("".join),
+       st.sampled_from([None, "ABCD", ["A", "b"], ["AB"]]))
+@settings(max_examples=1000, deadline=None)
+def test_parse_letter_equals_the_reference_patterns(text, letters):
+    assert parse_letter(text, letters) == _reference_letter(text, letters)
+
+
 @pytest.mark.parametrize("text, span", [
     ("<think>x</think><answer> 3 </answer>", "3"),
     ("<ANSWER>B</ANSWER>", "B"),
@@ -88,6 +121,24 @@ def test_parse_letter_lenient_patterns(text, letter):
 ])
 def test_extract_answer_span(text, span):
     assert extract_answer_span(text) == span
+
+
+def test_tag_blocks_are_regex_findall_in_linear_time():
+    text = "<think>a</think> <observe> </observe><think>b<observe>c</think>"
+    assert tag_blocks(text, ("think", "observe")) == [("think", "a"), ("observe", " "), ("think", "b<observe>c")]
+    assert tag_blocks("<think>" * 10 + "</think>", ("think",)) == [("think", "<think>" * 9)]
+    assert tag_blocks("<think>x", ("think",)) == [] and tag_blocks("", ("think",)) == []
+
+
+@given(st.lists(st.sampled_from(["<think>", "</think>", "<observe>", "</observe>", "<answer>", "</answer>", "<",
+                                 "/", ">", "think", " ", "x", "\0"]), max_size=14).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_tag_parsing_equals_the_regex(text):
+    import re
+
+    assert tag_blocks(text, ("think", "observe")) == re.findall(r"<(think|observe)>(.*?)</\1>", text, re.DOTALL)
+    spans = re.findall(r"<answer>(.*?)</answer>", text, re.DOTALL | re.IGNORECASE)
+    assert extract_answer_span(text) == (spans[-1].strip() if spans else text)
 
 
 @pytest.mark.parametrize("answer, mapped", [

@@ -14,8 +14,7 @@ import pytest
 from vsgrpo.answers import PARSERS
 from vsgrpo.cli import build_parser
 from vsgrpo.eval.backends import BACKENDS, BackendOptions
-from vsgrpo.eval.runner import EvalConfig
-from vsgrpo.eval.scoring import ScoringConfig
+from vsgrpo.eval.config import EvalConfig, ScoringConfig
 from vsgrpo.models.loading import DTYPES
 from vsgrpo.options import add_arguments, flag_of, from_args, option, parse_names, parse_size
 from vsgrpo.prompts import MODES, STYLES
@@ -51,13 +50,11 @@ def test_flag_defaults_are_the_field_defaults(path, classes, argv):
             if "help" not in f.metadata:
                 continue  # not a flag (e.g. EvalConfig.backend_options)
             assert f.name in actions, f"{cls.__name__}.{f.name} has no flag"
-            default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-            if default is not None or f.name not in {"model", "questions", "videos"}:
-                given = getattr(args, f.name)
-                if f.name in {"model", "questions", "videos"} and cls is EvalConfig:
-                    continue
-                assert given == default, (cls.__name__, f.name, given, default)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                assert actions[f.name].required
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            assert getattr(args, f.name) == default, (cls.__name__, f.name)
 
 
 def test_choices_come_from_the_constants():
@@ -95,9 +92,10 @@ def test_parsed_flags_build_the_configs():
     cfg = EvalConfig(**from_args(EvalConfig, args))
     assert (cfg.frames, cfg.mode, cfg.answer_tag, cfg.option_text, cfg.backend) == (8, "think", False, True, "openai")
     opts = BackendOptions(**from_args(BackendOptions, args))
-    assert opts.for_backend("openai") == {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "OPENAI_API_KEY"}
-    assert opts.for_backend("hf") == {"dtype": "auto", "max_pixels": 100}
-    assert opts.for_backend("vllm") == {"dtype": "auto", "max_pixels": 100}
+    openai, hf, vllm = (opts.for_backend(b) for b in ("openai", "hf", "vllm"))
+    assert {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "OPENAI_API_KEY"}.items() <= openai.items()
+    assert "dtype" not in openai and "max_pixels" not in openai
+    assert hf == {"dtype": "auto", "max_pixels": 100} == vllm  # options not given are left out
 
     args = _subparser("quickstart").parse_args(
         ["--tasks", "object_counting, room_size_estimation", "--video-size", "64x48", "--sft-set", "a=1",
@@ -143,3 +141,17 @@ def test_a_new_field_is_a_new_flag():
         p.parse_args(["--name", "x", "--size", "big"])
     with pytest.raises(SystemExit):
         p.parse_args(["--name", "x", "--hidden", "1"])
+
+
+def test_reproduce_command_round_trips():
+    """The quickstart report's "Reproduce" line parses back to the same settings."""
+    import shlex
+
+    from vsgrpo.quickstart.stages import Pipeline
+
+    cfg = QuickstartConfig(out="runs/a b", scenes=3, steps=7, sft="on", seed=5, tasks=("object_counting",),
+                           video_size=(64, 48), eval_style="bench", threads=2, sft_overrides=["a=1", "b=[x, y]"])
+    argv = shlex.split(Pipeline(cfg).command())
+    assert argv[:2] == ["vsgrpo", "quickstart"]
+    back = QuickstartConfig(**from_args(QuickstartConfig, _subparser("quickstart").parse_args(argv[2:])))
+    assert back == cfg

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from fault_harness import (file_size_limit, read_only, run_cli, run_killed, small_disk, start_paused, temp_files,
+from fault_harness import (error_line, file_size_limit, read_only, run_cli, run_killed, small_disk, start_paused, temp_files,
                            tree)
 
 ARGS = ("--scenes", "3", "--frames", "8", "--size", "64x48", "--workers", "1")
@@ -70,10 +70,7 @@ def test_second_writer_is_refused_with_the_holders_pid(reference, tmp_path):
     out = tmp_path / "root"
     first = start_paused("vsgrpo.sources.synthetic.writer:write_json:1:stop", "data", "synth", *ARGS, "--out", out)
     try:
-        second = _synth(out)
-        assert second.returncode == 2
-        lines = second.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("vsgrpo: error:") and f"PID {first.pid}" in lines[0], lines
+        assert f"PID {first.pid}" in error_line(_synth(out))
     finally:
         first.send_signal(signal.SIGCONT)
         first.wait(timeout=300)
@@ -81,22 +78,16 @@ def test_second_writer_is_refused_with_the_holders_pid(reference, tmp_path):
     _assert_complete(out, reference)
 
 
-def _one_line_error(r):
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("vsgrpo: error:"), r.stderr[-2000:]
-    return lines[0]
-
-
 def test_disk_full_then_rerun(reference, tmp_path):
     with small_disk(0.2) as disk:
         if disk is None:  # no tmpfs here (unprivileged CI): files capped by RLIMIT_FSIZE fail the same way
             out = tmp_path / "root"
             r = run_cli("data", "synth", *ARGS, "--out", out, preexec_fn=file_size_limit(3000))
-            line = _one_line_error(r)
+            line = error_line(r)
             assert "cannot write output" in line
         else:
             out = disk / "root"
-            line = _one_line_error(_synth(out))
+            line = error_line(_synth(out))
             assert "No space left on device" in line
             assert subprocess.run(["mount", "-o", "remount,size=4m", str(disk)]).returncode == 0
         assert temp_files(out) == []
@@ -108,7 +99,7 @@ def test_disk_full_then_rerun(reference, tmp_path):
 def test_read_only_output(tmp_path):
     out = tmp_path / "ro"
     with read_only(out):
-        line = _one_line_error(_synth(out))
+        line = error_line(_synth(out))
         assert "writ" in line
     assert list(out.iterdir()) == []
 

@@ -184,3 +184,12 @@ def test_hf_backend_batches_videos_of_different_lengths_and_blind_prompts(family
     blind = I.encode_prompts(processor, ["Q?"], [None], [None])
     assert not set(get_family(family).video_keys) & set(blind)
     assert not (blind["input_ids"] == model.config.video_token_id).any()
+
+
+def test_pixel_budget_is_family_specific(tmp_path):
+    qwen = load_processor(build_tiny_model("qwen2_vl", tmp_path / "q", tokenizer="small"), max_pixels=28 * 28 * 8)
+    assert qwen.video_processor.size["longest_edge"] == 28 * 28 * 8
+    llava = build_tiny_model("llava_onevision", tmp_path / "l", tokenizer="small")
+    assert load_processor(llava).video_processor.size == {"height": 32, "width": 32}  # no budget: untouched
+    with pytest.raises(VsgrpoError, match="fixed input size"):
+        load_processor(llava, max_pixels=28 * 28 * 8)

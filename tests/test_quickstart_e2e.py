@@ -43,7 +43,8 @@ def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["stages"]] == [
         "synth_train", "synth_heldout", "questions_train", "questions_heldout", "base_model", "eval_base",
-        "train_sft", "eval_sft", "train_grpo", "eval_grpo", "report"]
+        "eval_base_blind", "train_sft", "eval_sft", "eval_sft_blind", "train_grpo", "eval_grpo", "eval_grpo_blind",
+        "report"]
     assert not any(s["reused"] for s in summary["stages"])
 
     # Disjoint scenes: training and held-out roots name different scenes.
@@ -78,7 +79,23 @@ def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
     assert acc_row and acc_row.groups() == (fmt(steps[0]["rewards/accuracy/mean"], 3),
                                             fmt(steps[-1]["rewards/accuracy/mean"], 3))
     assert "beta 0.0001" in md
-    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4
+    # Chance rows of the held-out questions and each stage's blind evaluation sit beside the model rows.
+    chance = json.loads((out / "eval/base/baselines.json").read_text())
+    chance_row = re.search(r"^\| chance \(frequency\) \|(.*)\|$", md, re.M).group(1).split("|")
+    assert chance_row[0].strip() == fmt(chance["overall"]["frequency"])
+    assert re.search(r"^\| chance \(random\) \|", md, re.M)
+    assert re.search(r"^\| chance \(frequency, training answers\) \|", md, re.M)
+    for stage in ("base", "sft", "grpo"):
+        blind = json.loads((out / "eval" / f"{stage}-blind" / "results.json").read_text())
+        cells = re.search(rf"^\| {stage} \(blind\) \|(.*)\|$", md, re.M).group(1).split("|")
+        assert cells[0].strip() == fmt(blind["overall"])
+        assert json.loads((out / "eval" / f"{stage}-blind" / "config.json").read_text())["blind"] is True
+        gain = results[stage]["overall"] - blind["overall"]
+        assert re.search(rf"^\| {stage} \| {gain:+.1f} \|", md, re.M)  # vision minus blind
+    # Worked examples: each with a frame strip and a floor plan, every stage's answer and score.
+    examples = re.findall(r"^### #(\d+) ", md, re.M)
+    assert examples and "Worked examples" in page
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4 + 2 * len(examples)
     assert "GRPO (2 steps)" in md
 
     # Rerun with more GRPO steps: everything up to the SFT evaluation is reused.
@@ -86,11 +103,26 @@ def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     reused = {s["name"]: s["reused"] for s in summary["stages"]}
     assert all(reused[n] for n in ("synth_train", "synth_heldout", "questions_train", "questions_heldout",
-                                   "base_model", "eval_base", "train_sft", "eval_sft"))
-    assert not reused["train_grpo"] and not reused["eval_grpo"]
+                                   "base_model", "eval_base", "eval_base_blind", "train_sft", "eval_sft",
+                                   "eval_sft_blind"))
+    assert not reused["train_grpo"] and not reused["eval_grpo"] and not reused["eval_grpo_blind"]
     grpo_rows = [json.loads(x) for x in (out / "train/grpo/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in grpo_rows if "rewards/accuracy/mean" in r] == [1, 2, 3]
     assert "GRPO (3 steps)" in (out / "report.md").read_text()
+
+    # A second seed on the same data: seed 0's stages are reused, the report gives mean +- sd over seeds.
+    _quickstart(out, "--steps", "3", "--seeds", "2")
+    summary = json.loads((out / "summary.json").read_text())
+    reused = {s["name"]: s["reused"] for s in summary["stages"]}
+    assert reused["train_grpo"] and not reused["train_grpo_seed1"] and not reused["base_model_seed1"]
+    md = (out / "report.md").read_text()
+    import statistics
+
+    per_seed = [json.loads((out / p).read_text())["overall"] for p in (summary["seeds"]["0"]["grpo"],
+                                                                       summary["seeds"]["1"]["grpo"])]
+    row = re.search(r"^\| grpo \| (\S+) ± (\S+) \|", md, re.M)
+    assert row and row.groups() == (f"{statistics.fmean(per_seed):.1f}", f"{statistics.stdev(per_seed):.1f}")
+    assert "GRPO's gain over sft (Avg)" in md
 
 
 def test_quickstart_rejects_bad_flags(tmp_path):

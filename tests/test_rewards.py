@@ -120,3 +120,16 @@ def test_monitors():
     assert weights == [1.0, 1.0, 0.0, 0.0, 0.0]
     funcs, weights = R.default_rewards("vanilla", monitors=False)
     assert [f.__name__ for f in funcs] == ["accuracy"] and weights == [1.0]
+
+
+@pytest.mark.parametrize("parser", ["official", "lmms-eval", "lenient"])
+@pytest.mark.parametrize("text", ["The answer is B.", "(B)", "Answer: B", " B", "B) yes", "B", "<answer>B</answer>",
+                                  "right", "<answer>(b)</answer>"])
+def test_accuracy_reward_is_the_evaluation_score(parser, text):
+    # The cases where reward and evaluation used to disagree with parser="lmms-eval".
+    from vsgrpo.metrics import score_prediction
+
+    opts = ["A. left", "B. right", "C. back"]
+    reward = R.accuracy_reward(na_shape="metric", parser=parser)
+    got = reward(completions=[text], ground_truth=["B"], question_type=["object_rel_direction_medium"], options=[opts])
+    assert got == [score_prediction(text, "B", "object_rel_direction_medium", opts, parser=parser)]

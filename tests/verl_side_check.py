@@ -3,7 +3,7 @@
 vsgrpo is not installed there; this script uses only verl 0.9.1's own code on the files that
 ``vsgrpo data export --format verl`` wrote:
 
-- ``config``: compose verl's ``ppo_trainer`` config (Hydra, as ``python -m verl.trainer.main_ppo``
+- ``configs``: for each entry, compose verl's ``ppo_trainer`` config (Hydra, as ``python -m verl.trainer.main_ppo``
   does) with the export's ``verl_overrides.txt`` plus extra overrides (a recipe's), run verl's
   ``validate_config`` and report selected resolved values.
 - ``dataset``: verl's ``RLHFDataset`` reads the exported parquet with the model's processor; each
@@ -12,7 +12,9 @@ vsgrpo is not installed there; this script uses only verl 0.9.1's own code on th
   token ids and video grid are reported.
 - ``reward``: verl's ``RewardLoopWorker`` (the reward worker its trainer runs as a Ray actor; it
   loads the custom reward function by path and runs the configured reward manager) scores
-  completions given as text, tokenised with the model's tokenizer as rollouts would be.
+  completions given as text, tokenised with the model's tokenizer as rollouts would be; with
+  ``"ray": true`` also through the trainer's ``RewardLoopManager`` on a local one-CPU Ray cluster
+  (the worker as a real Ray actor process).
 
 Usage: python verl_side_check.py REQUEST.json RESULT.json
 """
@@ -43,9 +45,26 @@ def check_config(req: dict) -> dict:
     from verl.utils.config import validate_config
 
     cfg = compose(req["overrides"])
-    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
-    return {key: OmegaConf.to_container(OmegaConf.create({"v": OmegaConf.select(cfg, key)}), resolve=True)["v"]
-            for key in req.get("report", [])}
+    note = "validate_config passed"
+    try:
+        validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    except (ImportError, ValueError) as e:
+        # validate_config's last check (the LoRA rank against vLLM's allowed ranks) imports vLLM, which this CPU
+        # environment does not have; every check before it passed. Run the others again without that one.
+        if "vllm" not in str(e).lower():
+            raise
+        from omegaconf import open_dict
+
+        with open_dict(cfg):
+            rank = cfg.actor_rollout_ref.model.lora_rank
+            cfg.actor_rollout_ref.model.lora_rank = 0
+        validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+        cfg.actor_rollout_ref.model.lora_rank = rank
+        note = "validate_config passed except its vLLM LoRA-rank check (needs vllm)"
+    out = {"_validate": note}
+    out.update({key: OmegaConf.to_container(OmegaConf.create({"v": OmegaConf.select(cfg, key)}), resolve=True)["v"]
+                for key in req.get("report", [])})
+    return out
 
 
 def check_dataset(req: dict, cfg) -> list[dict]:
@@ -112,34 +131,58 @@ def check_reward(req: dict, cfg) -> list[dict]:
     outputs = worker.loop.run_until_complete(worker.compute_score_batch(data))
     # The trainer's RewardLoopManager then places each score on the last response token.
     rm_scores = worker.reward_manager.assemble_rm_scores(data, [o["reward_score"] for o in outputs])
+    ray_result = _ray_reward(cfg, data) if req.get("ray") else None
     result = []
     for i, o in enumerate(outputs):
         extra = {k: v for k, v in o["reward_extra_info"].items() if isinstance(v, (int, float))}
         result.append({"score": float(o["reward_score"]), "parts": extra,
                        "rm_score_sum": float(rm_scores[i].sum()),
                        "decoded": tok.decode(responses[i][mask[i, prompt_len:].bool()], skip_special_tokens=True)})
+        if ray_result is not None:
+            result[-1]["ray"] = {"rm_score_sum": ray_result["rm_score_sum"][i],
+                                 "parts": {k: v[i] for k, v in ray_result["extra"].items()}}
     return result
+
+
+def _ray_reward(cfg, data) -> dict:
+    """The trainer's own path: a local Ray cluster, RewardLoopManager with its Ray reward worker actor (a separate
+    process that loads the reward file by path), compute_rm_score -> rm_scores + reward_extra_info."""
+    import ray
+    from omegaconf import open_dict
+
+    from verl.experimental.reward_loop import RewardLoopManager
+
+    ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        with open_dict(cfg):
+            cfg.reward.num_workers = 1
+        out = RewardLoopManager(cfg).compute_rm_score(data)
+        keys = out.meta_info["reward_extra_keys"]
+        return {"rm_score_sum": out.batch["rm_scores"].sum(-1).tolist(),
+                "extra": {k: [float(v) for v in out.non_tensor_batch[k]] for k in keys
+                          if all(isinstance(v, (int, float)) for v in out.non_tensor_batch[k])}}
+    finally:
+        ray.shutdown()
 
 
 def main() -> int:
     req = json.load(open(sys.argv[1]))
     t0 = time.time()
-    res: dict = {"modules_after_reward_import": None}
     import torch
     import transformers
 
     import verl
 
     torch.set_num_threads(1)
-    res["versions"] = {"verl": verl.__version__, "torch": torch.__version__, "transformers": transformers.__version__}
-    if "config" in req:
-        res["config"] = check_config(req["config"])
-    if "model" in req:
-        cfg = compose(req["overrides"])
-        if req.get("dataset", True):
-            res["dataset"] = check_dataset(req, cfg)
-        if req.get("completions"):
-            res["reward"] = check_reward(req, cfg)
+    res: dict = {"versions": {"verl": verl.__version__, "torch": torch.__version__,
+                              "transformers": transformers.__version__}}
+    if "configs" in req:
+        res["configs"] = [check_config(c) for c in req["configs"]]
+    res["runs"] = []
+    for run in req.get("runs", []):  # one per model: {"model", "overrides", "dataset": bool, "completions": [...]}
+        cfg = compose(run["overrides"])
+        res["runs"].append({"dataset": check_dataset(run, cfg) if run.get("dataset", True) else None,
+                            "reward": check_reward(run, cfg) if run.get("completions") else None})
     res["seconds"] = time.time() - t0
     json.dump(res, open(sys.argv[2], "w"))
     return 0

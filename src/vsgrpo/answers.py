@@ -21,10 +21,9 @@ Scoring a prediction takes up to three steps, each a plain function here:
      ``official`` (first space-separated token, trailing dots removed); numbers by
      :func:`lmms_eval_number`: the first digit run (``-?\d+(\.\d+)?``) or run of English number
      words, whichever starts first, anywhere in the answer.
-   - ``lenient``: the first option letter found by a few lenient patterns (:func:`parse_letter`:
-     ``"(B)"``, ``"Answer: B"``, ``"The answer is B."``); numbers by :func:`parse_number` (first
-     number anywhere, ``"1,200"`` and ``".5"`` understood). Not a published protocol: for
-     reading models that do not follow the answer format.
+   - ``lenient``: ``lmms-eval``, but multiple choice takes the first option letter found by a few
+     lenient patterns (:func:`parse_letter`: ``"(B)"``, ``"Answer: B"``, ``"The answer is B."``).
+     Not a published protocol: for reading models that do not follow the answer format.
 
 With ``official`` (or ``lmms-eval``) and both switches off the result equals that protocol byte
 for byte. Every function here runs in time linear in the length of its input.
@@ -35,6 +34,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from itertools import repeat
 
 #: the answer parsers, by name (see the module doc)
 PARSERS = ("official", "lmms-eval", "lenient")
@@ -63,41 +63,36 @@ def extract_answer_span(text: str) -> str:
     return spans[-1].strip() if spans else text
 
 
-def tag_blocks(text: str, names: Sequence[str], *, ignore_case: bool = False) -> list[tuple[str, str]]:
-    """``(name, content)`` of each ``<name>...</name>`` block, as
-    ``re.findall(r"<(n1|n2)>(.*?)</\1>", text, re.DOTALL)`` returns them, in linear time.
+def tag_blocks(text: str, names: Sequence[str]) -> list[tuple[str, str]]:
+    """``(name, content)`` of each ``<name>...</name>`` block (tags case-sensitive), as
+    ``re.findall(r"<(n1|n2)>(.*?)</\\1>", text, re.DOTALL)`` returns them, in linear time.
 
-    A block opens at the leftmost opening tag whose closing tag occurs later and ends at the
-    first such closing tag; the search goes on after it.
+    That regex alone is quadratic: an opening tag with no closing tag after it rescans the rest
+    of the text. Such "dead" opening tags (those after the last closing tag of their name) are
+    blanked out first, in a copy of the same length, and the search stops at the last closing tag.
     """
     if not text:
         return []
-    pattern = _tag_pattern(tuple(names), ignore_case)
-    tokens = [(m.start(), m.end(), m.group(1) == "/", m.lastindex - 2) for m in pattern.finditer(text)]
-    last_close: dict[int, int] = {}
-    for i, (_, _, closing, kind) in enumerate(tokens):
-        if closing:
-            last_close[kind] = i
-    blocks, open_kind, start = [], None, 0
-    for i, (a, b, closing, kind) in enumerate(tokens):
-        if open_kind is None:
-            if not closing and last_close.get(kind, -1) > i:
-                open_kind, start = kind, b
-        elif closing and kind == open_kind:
-            blocks.append((names[kind], text[start:a]))
-            open_kind = None
-    return blocks
+    pattern = _block_pattern(tuple(names))
+    scan, end = text, 0
+    for name in names:
+        last = text.rfind(f"</{name}>")
+        end = max(end, last + len(name) + 3 if last >= 0 else 0)
+        tag, start = f"<{name}>", max(last, 0)
+        if scan.find(tag, start) >= 0:
+            scan = scan[:start] + scan[start:].replace(tag, "\0" * len(tag))
+    if scan is text:
+        return pattern.findall(text, 0, end)
+    return [(m.group(1), text[m.start(2):m.end(2)]) for m in pattern.finditer(scan, 0, end)]
 
 
-_TAG_PATTERNS: dict[tuple, re.Pattern] = {}
+_BLOCK_PATTERNS: dict[tuple[str, ...], re.Pattern] = {}
 
 
-def _tag_pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern:
-    key = (names, ignore_case)
-    if key not in _TAG_PATTERNS:
-        alternatives = "|".join(f"({re.escape(n)})" for n in names)
-        _TAG_PATTERNS[key] = re.compile(f"<(/?)(?:{alternatives})>", re.IGNORECASE if ignore_case else 0)
-    return _TAG_PATTERNS[key]
+def _block_pattern(names: tuple[str, ...]) -> re.Pattern:
+    if names not in _BLOCK_PATTERNS:
+        _BLOCK_PATTERNS[names] = re.compile(f"<({'|'.join(map(re.escape, names))})>(.*?)</\\1>", re.DOTALL)
+    return _BLOCK_PATTERNS[names]
 
 
 # ---------------------------------------------------------------- official (authors') parse
@@ -126,8 +121,43 @@ _LMMS_WORDS = {w: i for i, w in enumerate(
 _LMMS_WORDS.update({w: 10 * i for i, w in enumerate(
     "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)})
 _LMMS_WORDS.update(hundred=100, thousand=1000)
-_LMMS_DIGITS = re.compile(r"-?\d+(?:\.\d+)?")
-_LMMS_WORD = re.compile(r"[a-z]+")
+
+
+def _one_of(words, *, after_first: bool = False) -> str:
+    """A regex for exactly one of ``words``, factored by common prefixes (``t(?:en|w(?:o|elve))``),
+    so re tests one letter per step instead of every word at every position. ``after_first``: the
+    first letter is already consumed; branch on it with a look-behind."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        parts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not parts:
+            return ""
+        body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    if not after_first:
+        return emit(trie)
+    return "(?:" + "|".join(f"(?<={re.escape(ch)}){emit(child)}" for ch, child in sorted(trie.items())) + ")"
+
+
+# Each pattern starts with a character class, so re skips other text at C speed (linear time).
+_LMMS_DIGITS = re.compile(r"\d+(?:\.\d+)?")  # lmms-eval: -?\d+(?:\.\d+)?; the sign is looked up after
+_FIRST = "".join(sorted({w[0] for w in _LMMS_WORDS}))
+_NUMBER_WORD = rf"{_one_of(_LMMS_WORDS, after_first=True)}(?![a-z])"
+# A run of number words: the first one (a whole [a-z]+ word), then further number words or "and",
+# whatever stands between them, up to the first other word.
+_LMMS_WORD_RUN = re.compile(
+    rf"[{_FIRST}](?<![a-z].){_NUMBER_WORD}(?:[^a-z]*+(?:{_one_of(list(_LMMS_WORDS) + ['and'])})(?![a-z]))*")
+# Everything before the first number word, in one pass: the words that are not number words and
+# what stands between them (a search would restart at each near miss such as "e" or "sixx").
+_LMMS_NON_NUMBER_WORDS = re.compile(rf"(?:[^a-z]*+(?!{_one_of(_LMMS_WORDS)}(?![a-z]))[a-z]++)*+")
+_ASCII_WORD = re.compile(r"[a-z]+")
 _FLOAT_LIMIT = 2 ** 1024
 
 
@@ -135,14 +165,14 @@ def lmms_eval_number(text: str) -> float | None:
     r"""The number lmms-eval 0.7.3 reads from a VSI-Bench answer (its ``extract_number``); ``None`` if none.
 
     On the stripped, lower-cased text: the first digit run ``-?\d+(\.\d+)?`` or the first run of
-    number words, whichever starts first. A word run starts at the first ASCII-letter word that
-    is a number word (zero..nineteen, the tens, hundred, thousand) and continues over further
-    number words, skipping ``and``, until another word; its value adds up like English
+    number words, whichever starts first. A word run starts at the first ``[a-z]+`` word that is a
+    number word (zero..nineteen, the tens, hundred, thousand) and continues over further number
+    words, skipping ``and``, up to another word; its value adds up like English
     (``"three hundred and twenty-one"`` -> 321, ``"one, two"`` -> 3). ``"3.5m"`` -> 3.5,
     ``"1,200"`` -> 1, ``"room2"`` -> 2, ``"1e3"`` -> 1. Returns ``inf`` (MRA scores it 0) for a number
     beyond float range: a very long digit run, or a run of "hundred"s, where lmms-eval's own code
-    raises ``OverflowError`` (its only difference from lmms-eval; the run is cut short there, so
-    the time stays linear).
+    raises ``OverflowError`` (the only difference; the run is cut short there, so the time stays
+    linear).
     """
     if text is None:
         return None
@@ -150,30 +180,29 @@ def lmms_eval_number(text: str) -> float | None:
     if not s:
         return None
     digits = _LMMS_DIGITS.search(s)
-    run: list[str] = []
-    run_start = None
-    for m in _LMMS_WORD.finditer(s):
-        word = m.group()
-        if run_start is None:
-            if digits is not None and m.start() > digits.start():
-                break  # the digits come first; no later word run can win
-            if word in _LMMS_WORDS:
-                run_start = m.start()
-                run.append(word)
-        elif word in _LMMS_WORDS:
-            run.append(word)
-        elif word != "and":
-            break
-    if digits is not None and (run_start is None or digits.start() < run_start):
+    digit_start = None
+    if digits is not None:
+        digit_start = digits.start() - 1 if digits.start() > 0 and s[digits.start() - 1] == "-" else digits.start()
+    # A word run wins only when it starts before the digits; it may go on past them.
+    first = _LMMS_NON_NUMBER_WORDS.match(s).end()
+    run = _LMMS_WORD_RUN.search(s, first, len(s) if digit_start is None else digit_start)
+    if run is not None and digit_start is not None:
+        run = _LMMS_WORD_RUN.search(s, run.start())
+    if digit_start is not None and (run is None or digit_start < run.start()):
         try:
-            return float(digits.group())
+            return float(s[digit_start:digits.end()])
         except ValueError:
             pass
-    if run_start is None:
+    if run is None:
         return None
+    words = _ASCII_WORD.findall(run.group())
+    if "hundred" not in words and "thousand" not in words:
+        return float(sum(map(_LMMS_WORDS.get, words, repeat(0))))  # "and" counts 0
     total = current = 0
-    for word in run:
-        value = _LMMS_WORDS[word]
+    for word in words:
+        value = _LMMS_WORDS.get(word)
+        if value is None:  # "and"
+            continue
         if value == 100:
             current = max(current, 1) * 100
         elif value == 1000:
@@ -190,52 +219,6 @@ def lmms_eval_number(text: str) -> float | None:
 
 
 # ---------------------------------------------------------------- lenient parse
-
-_UNITS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
-_WORD = "|".join(sorted(list(_UNITS) + list(_TENS), key=len, reverse=True))
-# A digit number: optional sign, thousands groups ("1,200"), decimals; \d also matches non-ASCII
-# digits, which float() understands. Or a number word, optionally "twenty-one" / "twenty one".
-_NUMBER = re.compile(
-    r"(?P<num>(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?|(?<![\w.])[-+]?\.\d+)"
-    rf"|(?P<word>\b(?:{_WORD})(?:[- ](?:{'|'.join(_UNITS)})\b)?\b)",
-    re.IGNORECASE)
-
-
-def _word_value(words: str) -> float | None:
-    parts = re.split(r"[- ]", words.lower())
-    if len(parts) == 1:
-        return float(_UNITS.get(parts[0], _TENS.get(parts[0], 0)))
-    tens, unit = parts
-    if tens in _TENS and unit in _UNITS and 0 < _UNITS[unit] < 10:
-        return float(_TENS[tens] + _UNITS[unit])
-    return None  # "five six", "twenty twelve": only the first word counts
-
-
-def parse_number(text: str) -> float | None:
-    """First number or English number word anywhere in ``text`` (the ``lenient`` parser); ``None`` if none.
-
-    ``"3.5m"`` -> 3.5, ``"1,200"`` -> 1200, ``"about three"`` -> 3, ``"twenty-one"`` -> 21,
-    ``"-2"`` -> -2. Never returns ``nan`` or ``inf``.
-    """
-    if not text:
-        return None
-    for m in _NUMBER.finditer(text):
-        if m.group("num") is not None:
-            try:
-                value = float(m.group("num").replace(",", ""))
-            except ValueError:
-                continue
-        else:
-            value = _word_value(m.group("word"))
-            if value is None:
-                value = _word_value(re.split(r"[- ]", m.group("word"))[0])
-        if value is not None and math.isfinite(value):
-            return value
-    return None
-
 
 # The lenient letter patterns, tried in this order; the first match with an allowed letter wins:
 #   "A", "a", "(A)", "A.", "A) left", " A"  |  "A left"  |  "Answer: A", "the answer is (B)"  |
@@ -269,7 +252,7 @@ def _letter_patterns(allowed: str | None) -> tuple[re.Pattern, ...]:
 
 
 def parse_letter(text: str, letters: Sequence[str] | None = None) -> str | None:
-    """First option letter in ``text`` by lenient patterns (the ``lenient`` parser); only ``letters`` count when given."""
+    """First option letter in ``text`` by the lenient patterns (parser ``lenient``); only ``letters`` count if given."""
     if not text:
         return None
     allowed = None
@@ -291,10 +274,8 @@ def parse_answer_number(text: str, parser: str) -> float | None:
     """The number ``parser`` reads from an answer (``None``: unparseable; ``official`` may give nan/inf)."""
     if parser == "official":
         return official_number(text)
-    if parser == "lmms-eval":
+    if parser in ("lmms-eval", "lenient"):
         return lmms_eval_number(text)
-    if parser == "lenient":
-        return parse_number(text)
     raise ValueError(f"unknown parser {parser!r}; choose one of {', '.join(PARSERS)}")
 
 

@@ -52,8 +52,14 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 # build
 
 
-def build_questions(index: Mapping[tuple[str, str], Scene], config: BuildConfig) -> list[Question]:
-    """Every scene x task: candidates, the per-scene cap, then the style (options, letters)."""
+def build_questions(index: Mapping[tuple[str, str], Scene], config: BuildConfig, *,
+                    exclude: set[str] | None = None, excluded: list | None = None) -> list[Question]:
+    """Every scene x task: candidates, the per-scene cap, then the style (options, letters).
+
+    ``exclude``: :func:`vsgrpo.flags.question_key` values of questions flagged as wrong; they
+    are removed from the candidates before the cap (another valid question takes the slot) and
+    appended to ``excluded`` when given.
+    """
     names = task_names(config.tasks)
     keys = sorted(index)
     balancers = {n: LetterBalancer() for n in names}
@@ -62,8 +68,15 @@ def build_questions(index: Mapping[tuple[str, str], Scene], config: BuildConfig)
     for key in progress(keys, desc="building questions", total=len(keys), unit="scene"):
         scene = index[key]
         for name in names:
-            pools[name].append(get_task(name).generate(scene, _rng(config.seed, scene.dataset, scene.name, name),
-                                                       config))
+            cands = get_task(name).generate(scene, _rng(config.seed, scene.dataset, scene.name, name), config)
+            if exclude:
+                from .flags import built_key
+
+                kept = [q for q in cands if built_key(q) not in exclude]
+                if excluded is not None:
+                    excluded.extend(q for q in cands if built_key(q) in exclude)
+                cands = kept
+            pools[name].append(cands)
     picked = {n: _pick(get_task(n), keys, pools[n], config) for n in names}
     out: list[Question] = []
     for i in range(len(keys)):
@@ -162,10 +175,16 @@ def _jsonable(obj: Any) -> Any:
 
 
 def summarize(questions: list[Question], config: BuildConfig, n_scenes: int) -> dict:
+    from .eval.baselines import compute_baselines
+
     counts = Counter(q.question_type for q in questions)
     names = task_names(config.tasks)
+    chance = compute_baselines({"question_type": q.question_type, "ground_truth": q.ground_truth,
+                                "options": q.options} for q in questions)
     return {"questions": len(questions), "scenes": n_scenes,
             "counts": {n: counts.get(n, 0) for n in names},
+            # What a blind guess scores on these questions, in percent (see vsgrpo.eval.baselines).
+            "chance": {k: chance[k] for k in ("random", "frequency", "overall", "answers")},
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}}
 
 
@@ -232,10 +251,18 @@ def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig) 
         except VsgrpoError:
             raise VsgrpoError(f"{meta}: scene {name!r} of dataset {dataset!r} would give the video path "
                               f"{dataset}/{name}.mp4, which leaves the videos folder; rename the scene") from None
+    from .flags import FLAGS_FILE, load_flags, root_of_meta
+
+    root = root_of_meta(meta)
+    flagged = set(load_flags(root)) if root is not None else set()  # `data browse` flags: left out
     with run_lock(out, "data build") as folder:  # fail before the long work; one build per folder
         remove_stale_temps(folder, recursive=False)
-        questions = build_questions(index, config)
+        left_out: list[Question] = []
+        questions = build_questions(index, config, exclude=flagged, excluded=left_out)
         summary = summarize(questions, config, len(index))
+        if flagged:
+            summary["flagged_left_out"] = {"file": str(root / FLAGS_FILE), "flags": len(flagged),
+                                           "questions": len(left_out)}
         write_dataset(folder, questions, summary)
     return summary
 

@@ -69,7 +69,10 @@ def default_of(f: dataclasses.Field) -> Any:
 
 
 def flag_of(f: dataclasses.Field) -> str:
-    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+    """The flag of field ``f``: ``flag=``, else ``--name``, or ``--no-name`` for a bool defaulting to True."""
+    if f.metadata.get("flag"):
+        return f.metadata["flag"]
+    return ("--no-" if default_of(f) is True else "--") + f.name.replace("_", "-")
 
 
 def _shown(value) -> str:
@@ -101,8 +104,7 @@ def add_arguments(parser, cls, *, exclude: tuple[str, ...] = (), groups: dict | 
         kw: dict[str, Any] = {"dest": f.name}
         if isinstance(default, bool):
             kw["action"] = "store_false" if default else "store_true"
-            flag = m.get("flag") or ("--no-" if default else "--") + f.name.replace("_", "-")
-            target.add_argument(flag, help=(m.get("off_help") or text) if default else text, **kw)
+            target.add_argument(flag_of(f), help=(m.get("off_help") or text) if default else text, **kw)
             continue
         flag = flag_of(f)
         if default is MISSING:
@@ -136,6 +138,27 @@ def from_args(cls, args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -
         if "help" in f.metadata and f.metadata.get("cli", True) and f.name not in exclude and hasattr(args, f.name):
             out[f.name] = getattr(args, f.name)
     return out
+
+
+def to_argv(config, *, always: tuple[str, ...] = ()) -> list[str]:
+    """The flags that rebuild ``config`` from its defaults (fields at their default are left out,
+    except those named in ``always``); the inverse of :func:`add_arguments` + :func:`from_args`."""
+    argv: list[str] = []
+    for f in dataclasses.fields(config):
+        m = f.metadata
+        if "help" not in m or not m.get("cli", True):
+            continue
+        value, default = getattr(config, f.name), default_of(f)
+        if value == default and f.name not in always:
+            continue
+        if isinstance(default, bool):
+            argv.append(flag_of(f))  # --name, or --no-name for a True default
+        elif m.get("action") == "append":
+            for item in value:
+                argv += [flag_of(f), str(item)]
+        elif value is not None:
+            argv += [flag_of(f), _shown(value)]
+    return argv
 
 
 def parse_size(text: str) -> tuple[int, int]:

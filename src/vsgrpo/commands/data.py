@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..options import parse_size
-from ..prompts import STYLES
+from ..prompts import MODES, STYLES
+from ..sources import SOURCES
 from . import group
 
 
@@ -14,6 +15,8 @@ def register(subparsers) -> None:
     _add_build(sub)
     _add_verify(sub)
     _add_export(sub)
+    _add_import(sub)
+    _add_browse(sub)
 
 
 # --- data synth: procedural rooms (vsgrpo.sources.synthetic) -----------------------------------
@@ -54,7 +57,7 @@ def _add_ingest(sub) -> None:
                                    "VSI-Bench schema, 640x480 videos, per-frame visibility, cameras and floor plans. "
                                    "Malformed scenes are skipped and listed in OUT/failures.json. VSI-Bench "
                                    "evaluation scenes are skipped unless --include-eval-scenes. See docs/ingest.md.")
-    p.add_argument("--source", required=True, choices=("scannet", "scannetpp", "arkitscenes", "custom"))
+    p.add_argument("--source", required=True, choices=SOURCES)
     p.add_argument("--root", required=True, help="the dataset as downloaded (see docs/ingest.md for each layout)")
     p.add_argument("--out", required=True, help="data root to write (meta/, videos/, visibility/, ...)")
     pick = p.add_mutually_exclusive_group()
@@ -146,6 +149,10 @@ def _add_build(sub) -> None:
     p.add_argument("--appearance-threshold", type=int, metavar="PX",
                    help="appearance order: pixels an object must cover to count as seen (default: 0.163%% of "
                         "the frame, 500 px at 640x480; see docs/routes_and_appearance.md)")
+    p.add_argument("--no-balance", dest="balance", action="store_false", default=argparse.SUPPRESS,
+                   help="keep a random subset per scene, as VSI-Bench did, instead of choosing questions so that "
+                        "no constant answer scores well (default: balanced; the summary prints each task's "
+                        "chance (frequency) either way; see docs/questions.md)")
     p.set_defaults(func=_run_build)
 
 
@@ -167,15 +174,39 @@ def _run_build(args) -> int:
         tasks = tuple(dict.fromkeys((tasks or ()) + extra)) if tasks else None  # None already means all
     cfg = BuildConfig(style=pick("style", "bench"), distance=pick("distance", "closest"),
                       per_scene=pick("per_scene", 6), seed=args.seed, tasks=tasks, na_options=args.na_options,
-                      appearance_threshold=args.appearance_threshold)
+                      appearance_threshold=args.appearance_threshold, balance=pick("balance", True))
     summary = build(args.meta, args.out, cfg)  # rows carry their threshold: `data verify` needs no flag
     print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {args.out}/questions.parquet")
-    for t, n in summary["counts"].items():
-        print(f"  {t:<30} {n:>7}")
+    print(format_build_summary(summary))
+    if summary.get("flagged_left_out"):
+        f = summary["flagged_left_out"]
+        print(f"left out {f['questions']} question(s) flagged as wrong in {f['file']} ({f['flags']} flag(s))")
     if preset.get("paper_counts"):
         print(f"per task, beside the paper's {args.preset} (ratio = built / paper):")
         print(format_counts_table(summary["counts"], preset))
     return 0
+
+
+def format_build_summary(summary: dict) -> str:
+    """Per type: questions built and what a blind guess scores on them (chance random / frequency, %)."""
+    chance = summary.get("chance") or {}
+    rnd, frq, ans = chance.get("random", {}), chance.get("frequency", {}), chance.get("answers", {})
+
+    def pct(v):
+        return "-" if v is None else f"{v:.1f}"
+
+    lines = [f"  {'question_type':<30} {'questions':>9} {'random':>7} {'freq.':>7}  frequency answer"]
+    for t, n in summary["counts"].items():
+        a = ans.get(t)
+        shown = "" if a is None else (f"{a:g}" if isinstance(a, float) else str(a))
+        lines.append(f"  {t:<30} {n:>9} {pct(rnd.get(t)):>7} {pct(frq.get(t)):>7}  {shown}")
+    overall = chance.get("overall") or {}
+    if overall:
+        lines.append(f"  {'overall (mean of tasks)':<30} {summary['questions']:>9} {pct(overall.get('random')):>7} "
+                     f"{pct(overall.get('frequency')):>7}")
+    lines.append("  random: a uniform guess among the options; freq.: the best constant answer (chance rows of "
+                 "`vsgrpo eval baselines`)")
+    return "\n".join(lines)
 
 
 def _add_verify(sub) -> None:
@@ -222,7 +253,7 @@ def _add_export(sub) -> None:
     p.add_argument("--out", required=True, help="output folder DIR")
     p.add_argument("--config", help="a vsgrpo GRPO recipe (e.g. recipes/paper/vsgrpo-2b.yaml): mode, frames, pixels "
                                     "and reward settings come from it; flags below override it")
-    p.add_argument("--mode", choices=("vanilla", "think", "observe"), help="prompt mode (default: vanilla)")
+    p.add_argument("--mode", choices=MODES, help="prompt mode (default: vanilla)")
     val = p.add_mutually_exclusive_group()
     val.add_argument("--val-questions", help="held-out questions parquet for verl's validation")
     val.add_argument("--val-fraction", type=float,
@@ -251,10 +282,78 @@ def _run_export(args) -> int:
         spec = VerlExport(**{k: v for k, v in flags.items() if v is not None})
     if args.val_questions:
         spec.val_fraction = 0.0
+    elif args.val_fraction is not None:
+        spec.val_questions = ""  # an explicit fraction wins over the recipe's eval_questions
     summary = export_verl(spec)
     print(f"verl export: {summary['train']} train + {summary['val']} val questions -> {summary['out']}")
     print(f"  reward: {summary['reward']} (compute_score)")
     print(f"  overrides: {summary['overrides']} (paste after your verl command; see recipes/verl/)")
     print(f"  max vision tokens per prompt: {summary['max_vision_tokens']} "
           f"(data.max_prompt_length={summary['max_prompt_length']})")
+    return 0
+
+
+# --- data import: question sets in other formats (vsgrpo.importers) ----------------------------
+
+
+def _add_import(sub) -> None:
+    from ..importers import FIELDS, FORMATS
+
+    p = sub.add_parser("import", help="convert a question set in another format (Video-R1, LLaVA, JSONL) to parquet",
+                       description="Write OUT/questions.parquet (the schema data build writes; data verify, eval and "
+                                   "train take it unchanged), OUT/skipped.jsonl (every row left out, with the reason) "
+                                   "and OUT/summary.json. See docs/questions.md.")
+    p.add_argument("--format", required=True, choices=FORMATS, help="input format")
+    p.add_argument("--input", required=True, help="the question file (JSON list or JSONL)")
+    p.add_argument("--videos", required=True, help="folder the records' video paths are relative to")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--map", action="append", metavar="FIELD=COLUMN", default=[],
+                   help=f"read FIELD from COLUMN (repeatable); fields: {', '.join(FIELDS)}")
+    p.add_argument("--question-type", help="question type of rows that name none and match no VSI-Bench template")
+    p.set_defaults(func=_run_import)
+
+
+def _run_import(args) -> int:
+    from ..importers import ImportConfig, import_questions, parse_map
+
+    summary = import_questions(ImportConfig(format=args.format, input=args.input, videos=args.videos, out=args.out,
+                                            mapping=parse_map(args.map), question_type=args.question_type))
+    print(f"imported {summary['questions']} questions, skipped {summary['skipped']} -> {args.out}")
+    for qt, n in summary["counts"].items():
+        print(f"  {qt}: {n}")
+    for reason, n in summary["skip_reasons"].items():
+        print(f"  skipped {n}: {reason}")
+    return 0
+
+
+# --- data browse: look at a data root, flag wrong questions (vsgrpo.browse) ----------------------
+
+
+def _add_browse(sub) -> None:
+    p = sub.add_parser("browse", help="look at a data root in the browser; flag wrong questions",
+                       description="Serve a local page (127.0.0.1 only) showing per scene the contact sheet, the "
+                                   "video, the floor plan with object boxes and the questions with their answers "
+                                   "(filter by question type). 'flag as wrong' saves the question to ROOT/flags.json; "
+                                   "`data build --meta ROOT/meta` and `train` (video_root ROOT/videos) leave flagged "
+                                   "questions out. Stop with Ctrl-C.")
+    p.add_argument("root", metavar="ROOT", help="data root (meta/, videos/, previews/, floorplans/ ...)")
+    p.add_argument("--questions", help="questions parquet to show (default ROOT/questions.parquet if present)")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    p.set_defaults(func=_run_browse)
+
+
+def _run_browse(args) -> int:
+    import sys
+
+    from ..browse import make_server, url_of
+
+    server = make_server(args.root, args.questions, port=args.port)
+    print(f"browsing {args.root} at {url_of(server)} (Ctrl-C to stop); flags go to "
+          f"{server.data.root / 'flags.json'}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0

@@ -16,8 +16,7 @@ _SWITCHES_HELP = ("Before parsing, an <answer>...</answer> span is taken as the 
 def register(subparsers) -> None:
     # The flags of `score` and `run` are the fields of these config dataclasses (see vsgrpo.options).
     from ..eval.backends import BackendOptions
-    from ..eval.runner import EvalConfig
-    from ..eval.scoring import ScoringConfig
+    from ..eval.config import EvalConfig, ScoringConfig
     from ..options import add_arguments
 
     sub = group(subparsers, "eval", "VSI-Bench evaluation: score predictions, run a model, compare runs")
@@ -79,7 +78,8 @@ def cmd_score(args) -> int:
 def cmd_run(args) -> int:
     from ..eval.backends import BackendOptions
     from ..eval.report import results_table, run_label
-    from ..eval.runner import EvalConfig, run_eval
+    from ..eval.config import EvalConfig
+    from ..eval.runner import run_eval
     from ..options import from_args
 
     options = BackendOptions(**from_args(BackendOptions, args)).for_backend(args.backend)

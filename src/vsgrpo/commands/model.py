@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden-size", type=int, default=64)
     p.add_argument("--layers", type=int, default=2, help="language-model layers")
+    p.add_argument("--heads", type=int, default=None,
+                   help="attention heads of the language model (default 4); head size = hidden size / heads must be"
+                        " >= 32 for vLLM's CPU attention, e.g. --hidden-size 128 --heads 2")
     p.set_defaults(func=_tiny)
     f = sub.add_parser("families", help="list the supported model families, one per line",
                        description="Print the model families vsgrpo trains and evaluates (one adapter each in "
@@ -30,8 +33,9 @@ def register(subparsers) -> None:
 def _tiny(args) -> int:
     from ..models.tiny import build_tiny_model
 
+    size = {"num_attention_heads": args.heads} if args.heads else {}
     out = build_tiny_model(args.family, args.out, tokenizer=args.tokenizer, seed=args.seed,
-                           hidden_size=args.hidden_size, num_hidden_layers=args.layers)
+                           hidden_size=args.hidden_size, num_hidden_layers=args.layers, **size)
     print(out)
     return 0
 

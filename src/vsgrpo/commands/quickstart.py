@@ -38,7 +38,11 @@ def _run(args) -> int:
         path = out / rel
         if path.is_file():
             r = json.loads(path.read_text(encoding="utf-8"))
-            print(f"{stage:<5} held-out score {fmt(r.get('overall'))} ({r.get('count')} questions)")
+            line = f"{stage:<5} held-out score {fmt(r.get('overall'))} ({r.get('count')} questions)"
+            blind = out / (summary.get("blind") or {}).get(stage, "-")
+            if blind.is_file():
+                line += f"; blind (no video) {fmt(json.loads(blind.read_text(encoding='utf-8')).get('overall'))}"
+            print(line)
     print(f"report: {out / 'report.md'} and {out / 'report.html'} "
           f"(total {summary['total_seconds']:.0f} s)", file=sys.stderr)
     return 0

@@ -18,14 +18,27 @@ Heavy libraries (torch, transformers) are imported only when a backend is built.
 
 from __future__ import annotations
 
-from .report import compare_runs
-from .runner import MAX_NEW_TOKENS, EvalConfig, run_eval
-from .scoring import ScoringConfig, load_predictions, load_questions, score_predictions
+import importlib
+
+from .config import MAX_NEW_TOKENS, EvalConfig, ScoringConfig
+
+# The rest is imported on first use, so that the CLI can read the configs above without loading
+# the questions registry, pandas and the report's plotting.
+_LAZY = {"compare_runs": "report", "run_eval": "runner", "load_predictions": "scoring", "load_questions": "scoring",
+         "score_predictions": "scoring"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def score_file(questions: str, predictions: str, *, parser: str = "official", answer_tag: bool = True,
                option_text: bool = True) -> dict:
     """Score a predictions JSONL (``{"id", "prediction"}`` rows) against a questions parquet."""
+    from .scoring import load_predictions, load_questions, score_predictions
+
     config = ScoringConfig(parser=parser, answer_tag=answer_tag, option_text=option_text)
     return score_predictions(load_questions(questions), load_predictions(predictions), config)
 

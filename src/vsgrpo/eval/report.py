@@ -77,7 +77,8 @@ def results_table(runs: dict[str, dict], *, baselines: dict[str, dict] | None = 
         cells = [name] + [fmt(score_value(res, c)) for c in columns] + [str(res.get("count", 0)),
                                                                       "-" if errors is None else str(errors)]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = sorted({t for res in runs.values() for t in res.get("missing_tasks", [])}, key=lambda t: columns.index(t) if t in columns else len(columns))
+    notes = sorted({t for res in runs.values() for t in res.get("missing_tasks", [])},
+                   key=lambda t: columns.index(t) if t in columns else len(columns))
     text = "\n".join(lines) + "\n"
     if notes:
         text += ("\nNo questions (left out of Avg): " + ", ".join(column_label(t) for t in notes) + ".\n")

@@ -25,18 +25,18 @@ import json
 import math
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
 from .. import metrics
 from ..errors import VsgrpoError
 from ..io import ensure_writable_dir, remove_stale_temps, run_lock, safe_join, write_json
 from ..progress import progress
-from ..prompts import MODES, STYLES, build_prompt
-from .backends import BACKENDS, Backend, Request, make_backend
+from ..prompts import build_prompt
+from .backends import Backend, Request, make_backend
 from .baselines import compute_baselines
 from .samples import SampleWriter, load_samples, rewrite
-from .config import MAX_NEW_TOKENS, EvalConfig, ScoringConfig
+from .config import EvalConfig, ScoringConfig
 from .scoring import finish_results, load_questions
 
 SAMPLES_FILE, RESULTS_FILE, CONFIG_FILE = "samples.jsonl", "results.json", "config.json"
@@ -45,7 +45,7 @@ TABLE_FILE, CHART_FILE = "results.md", "results.png"
 
 # Settings that define what a run's samples mean; a resumed run must match them.
 _IDENTITY = ("model", "questions", "videos", "frames", "mode", "style", "backend", "max_new_tokens", "blind")
-# Identity settings added later, with the value runs written before them had.
+# Identity settings an older config.json lacks, with the value those runs had (so they still resume).
 _IDENTITY_DEFAULTS = {"blind": False}
 
 
@@ -178,10 +178,20 @@ def _run_locked(out: Path, questions: list[dict], videos: Path, config: EvalConf
         write_json(out / CONFIG_FILE, meta)
         try:
             _generate_all(todo, config, backend, videos, samples_path)
+            if hasattr(backend, "describe"):  # settings a backend resolved while running (openai: video or frames)
+                meta["backend_info"] = backend.describe()
+                write_json(out / CONFIG_FILE, meta)
         finally:
             if own_backend:
                 backend.close()
     return finish_run(out, questions=questions, scoring=config.scoring, only=known)
+
+
+def video_path(q: dict) -> str:
+    """A question's video relative to the videos root: its ``video`` column when set (imported
+    question sets), else VSI-Bench's ``{dataset}/{scene_name}.mp4``."""
+    rel = q.get("video")
+    return rel if isinstance(rel, str) and rel else f"{q['dataset']}/{q['scene_name']}.mp4"
 
 
 def _generate_all(todo: list[dict], config: EvalConfig, backend: Backend, videos: Path, samples_path: Path) -> None:
@@ -203,7 +213,7 @@ def _generate_all(todo: list[dict], config: EvalConfig, backend: Backend, videos
                     rows.append(row)
                     continue
                 try:
-                    path = safe_join(videos, str(q["dataset"]), f"{q['scene_name']}.mp4")
+                    path = safe_join(videos, video_path(q))
                     frames, fps = cache.get(path, config.frames)
                     requests.append(Request(q["id"], row["prompt"], frames, fps))
                 except VsgrpoError as e:  # missing/corrupt video, or a path escaping the root

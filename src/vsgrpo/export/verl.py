@@ -15,7 +15,9 @@ FSDP, vLLM/SGLang rollouts); see docs/scaling.md. The export writes, under ``DIR
     frame count and per-frame pixel budget of the vsgrpo recipe (qwen-vl-utils, verl's video
     reader, samples ``nframes`` frames uniformly and resizes each into ``[A, B]`` pixels with the
     Qwen-VL rule, so the number of vision tokens equals vsgrpo's). ``nframes`` is capped at the
-    video's frame count (rounded down to even, as qwen-vl-utils needs).
+    video's frame count (rounded down to even, as qwen-vl-utils needs; vsgrpo instead repeats the
+    last frame of an odd count, so only a video shorter than the frame count *and* odd gets one
+    frame pair less in verl).
   - ``data_source``: the question type (verl groups validation metrics by it: one curve per task).
   - ``reward_model``: ``{"style": "rule", "ground_truth": ...}``.
   - ``extra_info``: ``id``, ``question_type``, ``options`` (empty list for none), ``question``,
@@ -25,7 +27,10 @@ FSDP, vLLM/SGLang rollouts); see docs/scaling.md. The export writes, under ``DIR
 - ``vsgrpo_reward.py`` + ``vsgrpo_scoring/`` + ``vsgrpo_reward.json``: the reward verl loads by
   path (:mod:`vsgrpo.export.verl_reward`), a self-contained copy of vsgrpo's scoring code.
 - ``verl_overrides.txt``: one ``key=value`` verl override per line pointing verl at all of the
-  above; paste them after a verl command (``recipes/verl/`` reads the file).
+  above, plus ``data.mm_processor_kwargs`` (the pixel budget for the model's processor in verl's
+  dataset and vLLM rollout, as vsgrpo sets it on its processor) and ``data.max_prompt_length``
+  (the largest video's vision tokens + a margin for text); paste them after a verl command
+  (``recipes/verl/`` reads the file). docs/scaling.md has the whole path.
 
 Video paths are absolute (``--root-as`` rewrites the root, for clusters that mount the videos
 elsewhere) and are refused when they escape the video root (:func:`vsgrpo.io.safe_join`).
@@ -192,7 +197,8 @@ def _split_by_scene(rows: list[dict], fraction: float, seed: int) -> tuple[list[
     return [r for r in rows if r["video"] not in held], [r for r in rows if r["video"] in held]
 
 
-def _records(rows: list[dict], root: Path, root_as: str, split: str, spec: VerlExport, probes: dict) -> tuple[list, int]:
+def _records(rows: list[dict], root: Path, root_as: str, split: str, spec: VerlExport,
+             probes: dict) -> tuple[list, int]:
     out, max_vision = [], 0
     for i, r in enumerate(rows):
         local = r["video"]
@@ -340,8 +346,13 @@ def write_reward_files(out: Path, settings: dict) -> Path:
 
 # --------------------------------------------------------------------------- export
 
-def overrides(out: Path, *, has_val: bool, max_prompt_length: int) -> list[str]:
-    """The verl command-line overrides (``key=value``) that point verl at an export in ``out``."""
+def overrides(out: Path, *, has_val: bool, max_prompt_length: int, min_pixels: int, max_pixels: int) -> list[str]:
+    """The verl command-line overrides (``key=value``) that point verl at an export in ``out``.
+
+    ``data.mm_processor_kwargs`` gives the model's processor (in verl's dataset and in the vLLM
+    rollout server) the export's pixel budget, as vsgrpo sets it on its processor; without it a
+    processor whose own budget is smaller would shrink the frames again.
+    """
     out = Path(os.path.abspath(out))
     return [
         f"data.train_files={out / 'train.parquet'}",
@@ -351,6 +362,8 @@ def overrides(out: Path, *, has_val: bool, max_prompt_length: int) -> list[str]:
         "data.image_key=images",
         "data.reward_fn_key=data_source",
         f"data.max_prompt_length={max_prompt_length}",
+        f"++data.mm_processor_kwargs.min_pixels={min_pixels}",
+        f"++data.mm_processor_kwargs.max_pixels={max_pixels}",
         f"reward.custom_reward_function.path={out / REWARD_FILE}",
         "reward.custom_reward_function.name=compute_score",
     ]
@@ -384,7 +397,8 @@ def export_verl(spec: VerlExport) -> dict:
         reward = write_reward_files(out, settings)
         max_vision = max(max_train, max_val)
         max_prompt = int(math.ceil((max_vision + TEXT_TOKEN_MARGIN) / 64) * 64)
-        lines = overrides(out, has_val=True, max_prompt_length=max_prompt)
+        lines = overrides(out, has_val=True, max_prompt_length=max_prompt, min_pixels=spec.min_pixels,
+                          max_pixels=spec.max_pixels)
         with atomic_path(out / OVERRIDES_FILE) as tmp:
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"out": str(out), "train": len(train), "val": len(val), "reward": str(reward),

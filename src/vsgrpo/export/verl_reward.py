@@ -14,7 +14,8 @@ The score is exactly the reward vsgrpo's own GRPO trainer gives: the reward func
 think/observe modes, with the same weights), summed as TRL sums them. The returned dict holds
 ``score`` plus every part by its TRL name (``accuracy``, ``format_think``, and the weight-0
 monitors ``empty_reasoning``, ``repeated_tags``, ``completion_chars``), which verl logs as
-``reward_extra_info``.
+``reward_extra_info``, and ``acc`` (= ``accuracy``): verl's validation reports ``acc`` as its core
+metric, ``val-core/<question type>/acc/mean@1``.
 
 Self-contained: ``vsgrpo data export --format verl`` copies this file to ``DIR/vsgrpo_reward.py``
 together with ``DIR/vsgrpo_scoring/`` (a verbatim copy of vsgrpo's scoring modules: rewards,
@@ -26,7 +27,9 @@ imports the installed ``vsgrpo``.
 Settings (``vsgrpo_reward.json``; each can be overridden with verl's
 ``+reward.custom_reward_function.reward_kwargs.KEY=VALUE``): ``mode`` (vanilla | think | observe;
 a row's ``extra_info.mode`` wins, since its prompt was built for it), ``na_shape``,
-``na_tolerance``, ``parser``, ``allow_empty_reasoning``, ``format_weight``.
+``na_tolerance``, ``parser``, ``allow_empty_reasoning``, ``format_weight``. A row's
+``extra_info.na_shape`` wins too: the export sets it to ``metric`` on validation rows, so verl's
+validation accuracy of numeric questions is VSI-Bench's MRA, exactly as ``vsgrpo eval score``.
 Each row's ``extra_info`` must carry ``question_type`` and ``options`` (an empty list for none).
 """
 
@@ -103,12 +106,13 @@ def compute_score(data_source=None, solution_str="", ground_truth=None, extra_in
     if unknown:
         raise TypeError(f"compute_score(): unknown reward_kwargs {unknown}; known: {sorted(DEFAULTS)}")
     s = {**SETTINGS, **{k: v for k, v in kwargs.items() if k in DEFAULTS}}
-    mode = extra.get("mode") or s["mode"]
+    mode = extra.get("mode") or s["mode"]  # the row's prompt was built for its mode
+    na_shape = extra.get("na_shape") or s["na_shape"]  # validation rows: "metric" (VSI-Bench's MRA)
     if "question_type" not in extra:
         raise ValueError("extra_info lacks 'question_type' (export the data with `vsgrpo data export --format verl`)")
     if ground_truth is None:
         raise ValueError("no ground truth (the row's reward_model.ground_truth)")
-    funcs, weights = _reward_set(str(mode), str(s["na_shape"]), float(s["na_tolerance"]), str(s["parser"]),
+    funcs, weights = _reward_set(str(mode), str(na_shape), float(s["na_tolerance"]), str(s["parser"]),
                                  bool(s["allow_empty_reasoning"]), float(s["format_weight"]))
     columns = {"ground_truth": [str(ground_truth)], "question_type": [str(extra["question_type"])],
                "options": [_options(extra.get("options"))]}
@@ -117,4 +121,5 @@ def compute_score(data_source=None, solution_str="", ground_truth=None, extra_in
         value = float(func(prompts=[None], completions=[solution_str or ""], **columns)[0])
         out[func.__name__] = value
         total += weight * value
-    return {"score": total, **out}
+    # verl's validation reports `acc` as its core metric per data source (= question type): the accuracy.
+    return {"score": total, "acc": out.get("accuracy", total), **out}

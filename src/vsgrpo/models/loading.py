@@ -1,4 +1,4 @@
-"""Load a Qwen-VL model and its processor from a hub id or a local folder (safetensors only)."""
+"""Load a video LM (any registered family) and its processor from a hub id or a local folder (safetensors only)."""
 
 from __future__ import annotations
 
@@ -29,22 +29,16 @@ def resolve_model_path(id_or_dir: str | os.PathLike) -> str:
 
 
 def set_pixel_budget(processor, *, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
-    """Set the per-frame pixel range of the image and video processors (pixels, not tokens)."""
-    for name in ("image_processor", "video_processor"):
-        proc = getattr(processor, name, None)
-        if proc is None:
-            continue
-        size = dict(getattr(proc, "size", None) or {})
-        if min_pixels is not None:
-            size["shortest_edge"] = int(min_pixels)
-            if hasattr(proc, "min_pixels"):
-                proc.min_pixels = int(min_pixels)
-        if max_pixels is not None:
-            size["longest_edge"] = int(max_pixels)
-            if hasattr(proc, "max_pixels"):
-                proc.max_pixels = int(max_pixels)
-        if size:
-            proc.size = size
+    """Set the per-frame pixel range (pixels, not tokens) the way the processor's family understands it.
+
+    Qwen-VL: the image and video processors' ``min_pixels``/``max_pixels``. Families whose vision
+    tower takes a fixed input size (LLaVA-OneVision) have no pixel budget and reject one.
+    """
+    if min_pixels is None and max_pixels is None:
+        return
+    from .families import family_of
+
+    family_of(processor).set_pixel_budget(processor, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
 def load_processor(id_or_dir, *, min_pixels: int | None = None, max_pixels: int | None = None,
@@ -65,7 +59,7 @@ def load_processor(id_or_dir, *, min_pixels: int | None = None, max_pixels: int 
 def load_model_and_processor(id_or_dir, *, dtype: str = "auto", device: str | None = None,
                              trust_remote_code: bool = False, min_pixels: int | None = None,
                              max_pixels: int | None = None, attn_implementation: str | None = None):
-    """``(model, processor)`` for a Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint.
+    """``(model, processor)`` for a checkpoint of a supported family (``vsgrpo model families``).
 
     ``id_or_dir``: a local folder (e.g. from ``vsgrpo model tiny``) or a hub id. Weights are read
     from safetensors only (``use_safetensors=True``). ``dtype``: auto | float32 | bfloat16 |
@@ -78,6 +72,10 @@ def load_model_and_processor(id_or_dir, *, dtype: str = "auto", device: str | No
     if dtype not in DTYPES:
         raise VsgrpoError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     path = resolve_model_path(id_or_dir)
+    if Path(path).is_dir():
+        from .families import family_of
+
+        family_of(path)  # an unsupported family fails here, clearly, before any weights load
     processor = load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels,
                                trust_remote_code=trust_remote_code)
     kwargs = {"dtype": "auto" if dtype == "auto" else getattr(torch, dtype), "use_safetensors": True,

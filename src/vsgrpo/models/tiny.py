@@ -1,7 +1,8 @@
-"""Tiny random video LMs of any registered family, built from a config, for tests, benchmarks and the quickstart.
+"""Tiny random video LMs of any registered family, built from a config (tests, benchmarks, quickstart).
 
 What is family-specific (config, processor, model class, special tokens, chat template) comes
-from the family's adapter (:mod:`vsgrpo.models.families`). ``build_tiny_model(family, out_dir)`` writes a directory that ``from_pretrained`` (and
+from the family's adapter (:mod:`vsgrpo.models.families`). ``build_tiny_model(family, out_dir)``
+writes a directory that ``from_pretrained`` (and
 :func:`vsgrpo.models.loading.load_model_and_processor`) opens offline: safetensors weights,
 config, processor (image + video processor), tokenizer and a chat template.
 
@@ -79,7 +80,7 @@ def _real_tokenizer(specials):
     return tok
 
 
-def _small_tokenizer(specials, vocab_size: int = 400):
+def _small_tokenizer(specials, eos: str, vocab_size: int = 400):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -89,8 +90,7 @@ def _small_tokenizer(specials, vocab_size: int = 400):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials), show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_SMALL_CORPUS * 4, trainer=trainer)
-    # specials[0] is the bos/pad token, specials[2] the end-of-turn token (see VideoFamily.tiny_special_tokens).
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=specials[2], pad_token=specials[0])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token=specials[0])
 
 
 def build_tiny_model(family: str, out_dir: str | os.PathLike, *, tokenizer: str = "qwen", seed: int = 0,
@@ -112,7 +112,7 @@ def build_tiny_model(family: str, out_dir: str | os.PathLike, *, tokenizer: str 
     out = Path(out_dir)
     ensure_writable_dir(out.parent if out.parent != Path("") else Path("."))
     specials = fam.tiny_special_tokens
-    tok = _real_tokenizer(specials) if tokenizer == "qwen" else _small_tokenizer(specials)
+    tok = _real_tokenizer(specials) if tokenizer == "qwen" else _small_tokenizer(specials, fam.end_of_turn)
     config = fam.tiny_config(tok, size)
     config.eos_token_id = fam.token_id(tok, fam.end_of_turn)
     config.pad_token_id = tok.pad_token_id

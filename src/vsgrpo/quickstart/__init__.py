@@ -13,8 +13,20 @@ resumable stage runner), :mod:`~vsgrpo.quickstart.report` (report.md / report.ht
 are measured in docs/quickstart.md.
 """
 
+from __future__ import annotations
+
+import importlib
+
 from .config import PAPER_TASKS, QuickstartConfig
-from .stages import Pipeline, run_quickstart
-from .report import build_report
+
+# Imported on first use, so that the CLI can read QuickstartConfig without loading the pipeline.
+_LAZY = {"Pipeline": "stages", "run_quickstart": "stages", "build_report": "report"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["PAPER_TASKS", "Pipeline", "QuickstartConfig", "build_report", "run_quickstart"]

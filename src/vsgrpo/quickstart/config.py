@@ -104,6 +104,10 @@ class QuickstartConfig:
     sft: str = option("auto", choices=SFT_CHOICES,
                       help="SFT warm start before GRPO (auto: on for the tiny model, off for a real one)")
     seed: int = option(0, help="seed of scenes, questions and training")
+    seeds: int = option(1, help="train and evaluate with this many seeds (--seed, --seed+1, ...) on the same data; "
+                                "the report gives mean and sd per stage and task")
+    blind: bool = option(True, help="also evaluate each stage blind (same prompts, no video) to show what the video "
+                                    "adds")
     tasks: tuple[str, ...] | None = option(None, type=parse_names, help="comma-separated question types",
                                            default_text=_by_profile("tasks"))
     per_scene: int | None = option(None, type=int, help="questions per scene and task",
@@ -167,7 +171,7 @@ class QuickstartConfig:
         if self.sft not in SFT_CHOICES:
             raise VsgrpoError(f"--sft must be {', '.join(SFT_CHOICES[:-1])} or {SFT_CHOICES[-1]}, got {self.sft!r}")
         for name in ("scenes", "heldout_scenes", "steps", "sft_steps", "frames", "eval_limit", "per_scene",
-                     "eval_batch_size"):
+                     "eval_batch_size", "seeds"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise VsgrpoError(f"{flags[name]} must be at least 1")

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..eval.report import bar_chart, column_label, fmt, pyplot, save_png, score_columns, score_value
 from ..io import atomic_path, ensure_writable_dir
 from ..questions import question_types_of, scored_tasks
+from . import evidence
 
 PLOTS_DIR = "report"
 MD_FILE, HTML_FILE = "report.md", "report.html"
@@ -275,17 +276,29 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
 
     doc.h(2, "Held-out scores")
     if evals:
-        n_col = [str(r.get("count", "-")) for r in evals.values()]
+        chance, blind = evidence.chance_and_blind_rows(summary, out)
+        table_runs = {**chance, **evals, **blind}
         doc.table(["stage"] + [column_label(c) for c in cols] + ["questions"],
-                  [[stage] + [fmt(score_value(r, c)) for c in cols] + [n]
-                   for (stage, r), n in zip(evals.items(), n_col)])
+                  [[stage] + [fmt(score_value(r, c)) for c in cols] + [str(r.get("count", "-"))]
+                   for stage, r in table_runs.items()])
         doc.p("Avg: unweighted mean of the task columns (RelDir is the mean of its easy/medium/hard levels), as "
               "VSI-Bench averages. Scores in percent; numeric answers by mean relative accuracy, choices by exact "
               "match.")
+        if chance:
+            doc.p("Chance rows, as VSI-Bench prints them: chance (random) = a uniform guess among the options "
+                  "(undefined, -, for numeric tasks); chance (frequency) = the best constant answer per task on "
+                  "these held-out questions (numeric: the value with the highest mean MRA; choices: the most "
+                  f"frequent answer); {evidence.PRIOR_LABEL} = each task's most frequent training answer (numeric: "
+                  "best constant on the training set) scored on the held-out questions, i.e. what a model that "
+                  "learned only the training answer prior would score. Their Avg is the mean of the defined task "
+                  "values. Rows marked (blind) are the same models evaluated without video.")
         doc.img(bar_chart(evals, plots / "scores.png", title="Held-out scores per stage", columns=cols, dpi=110),
                 "per-task held-out scores per stage")
+        evidence.vision_minus_blind(doc, evals, blind, cols, column_label)
     else:
         doc.p("No evaluation finished.")
+    evidence.seed_section(doc, summary, out, cols, column_label)
+    evidence.worked_examples(doc, summary, out, plots)
 
     for stage, rows in training.items():
         if not rows:

@@ -90,11 +90,36 @@ class Pipeline:
             kw["num_hidden_layers"] = self.config.tiny_layers
         return kw
 
-    def model_path(self) -> str:
-        return str(self.paths["base_model"]) if self.config.model is None else self.config.model
+    @property
+    def seeds(self) -> list[int]:
+        """Training seeds: ``--seed`` and the next ``--seeds - 1`` integers (the data is built once)."""
+        return [self.s["seed"] + i for i in range(self.s["seeds"])]
 
-    def eval_dir(self, stage: str) -> Path:
-        return self.out / "eval" / stage
+    def _seed_dir(self, seed: int) -> Path:
+        """Where a seed's models, training and evaluations go: the run folder itself for the first seed."""
+        return self.out if seed == self.s["seed"] else self.out / "seeds" / f"seed{seed}"
+
+    def _path(self, what: str, seed: int) -> Path:
+        """``base_model``, ``sft`` or ``grpo`` of one seed."""
+        return self._seed_dir(seed) / self.paths[what].relative_to(self.out)
+
+    def model_path(self, seed: int | None = None) -> str:
+        if self.config.model is not None:
+            return self.config.model
+        return str(self._path("base_model", self.s["seed"] if seed is None else seed))
+
+    def _shares_base(self, seed: int) -> bool:
+        """A real model's base evaluation does not depend on the seed (greedy decoding): done once."""
+        return self.config.model is not None and seed != self.s["seed"]
+
+    def eval_dir(self, stage: str, seed: int | None = None, *, blind: bool = False) -> Path:
+        seed = self.s["seed"] if seed is None else seed
+        if stage == "base" and self._shares_base(seed):
+            seed = self.s["seed"]
+        return self._seed_dir(seed) / "eval" / (f"{stage}-blind" if blind else stage)
+
+    def _name(self, name: str, seed: int) -> str:
+        return name if seed == self.s["seed"] else f"{name}_seed{seed}"
 
     # ---- stage list
 
@@ -117,33 +142,46 @@ class Pipeline:
                   dict(tasks=s["tasks"], per_scene=s["per_scene"], seed=s["seed"], style="bench"),
                   lambda: self._questions("heldout_root", "heldout_q", "bench"), after=("synth_heldout",),
                   owns=(p["heldout_q"],))
+        for seed in self.seeds:
+            self._seed_stages(seed)
+
+    def _seed_stages(self, seed: int) -> None:
+        """Base model (tiny profile), training and evaluations of one training seed."""
+        s, n = self.s, (lambda name: self._name(name, seed))
+        tag = "" if seed == s["seed"] else f" (seed {seed})"
         if self.config.model is None:
-            self._add("base_model", "tiny base model", dict(self.tiny_model_settings(), seed=s["seed"]),
-                      self._tiny_model,
-                      owns=(p["base_model"],))
-            model_after: tuple[str, ...] = ("base_model",)
+            self._add(n("base_model"), "tiny base model" + tag, dict(self.tiny_model_settings(), seed=seed),
+                      lambda: self._tiny_model(seed), owns=(self._path("base_model", seed),))
+            model_after: tuple[str, ...] = (n("base_model"),)
         else:
             model_after = ()
-        self._add("eval_base", "evaluate the base model on the held-out benchmark", self._eval_key("base"),
-                  lambda: self._eval("base", self.model_path()), after=model_after + ("questions_heldout",),
-                  owns=(self.eval_dir("base"),), resumable=True)
-        start, start_after = self.model_path(), model_after
+
+        def evaluate(stage: str, title: str, model, after: tuple[str, ...]) -> None:
+            if stage == "base" and self._shares_base(seed):
+                return
+            for blind in (False, True) if s["blind"] else (False,):
+                name = n(f"eval_{stage}" + ("_blind" if blind else ""))
+                what = title + (" blind (no video)" if blind else "") + tag
+                self._add(name, what, self._eval_key(stage, seed, blind),
+                          lambda st=stage, b=blind: self._eval(st, model(), seed, blind=b),
+                          after=after + ("questions_heldout",), owns=(self.eval_dir(stage, seed, blind=blind),),
+                          resumable=True)
+
+        evaluate("base", "evaluate the base model on the held-out benchmark", lambda: self.model_path(seed),
+                 model_after)
+        start, start_after = self.model_path(seed), model_after
         if s["sft"]:
             steps = f"{s['sft_steps']} steps" if s["sft_steps"] else "recipe steps"
-            self._add("train_sft", f"SFT warm start ({steps})", lambda: self._train_key("sft", start),
-                      lambda: self._train("sft"), after=start_after + ("questions_train",), owns=(p["sft"],),
-                      resumable=True)
-            self._add("eval_sft", "evaluate the SFT model", self._eval_key("sft"),
-                      lambda: self._eval("sft", self._trained_model("sft")),
-                      after=("train_sft", "questions_heldout"), owns=(self.eval_dir("sft"),), resumable=True)
-            start, start_after = self._trained_model_path("sft"), ("train_sft",)
+            self._add(n("train_sft"), f"SFT warm start ({steps}){tag}", lambda: self._train_key("sft", start, seed),
+                      lambda: self._train("sft", seed), after=start_after + ("questions_train",),
+                      owns=(self._path("sft", seed),), resumable=True)
+            evaluate("sft", "evaluate the SFT model", lambda: self._trained_model("sft", seed), (n("train_sft"),))
+            start, start_after = self._trained_model_path("sft", seed), (n("train_sft"),)
         steps = f"{s['steps']} steps" if s["steps"] else "recipe steps"
-        self._add("train_grpo", f"GRPO ({steps})", lambda st=start: self._train_key("grpo", st),
-                  lambda: self._train("grpo"), after=start_after + ("questions_train",), owns=(p["grpo"],),
-                  resumable=True)
-        self._add("eval_grpo", "evaluate the GRPO model", self._eval_key("grpo"),
-                  lambda: self._eval("grpo", self._trained_model("grpo")),
-                  after=("train_grpo", "questions_heldout"), owns=(self.eval_dir("grpo"),), resumable=True)
+        self._add(n("train_grpo"), f"GRPO ({steps}){tag}", lambda st=start: self._train_key("grpo", st, seed),
+                  lambda: self._train("grpo", seed), after=start_after + ("questions_train",),
+                  owns=(self._path("grpo", seed),), resumable=True)
+        evaluate("grpo", "evaluate the GRPO model", lambda: self._trained_model("grpo", seed), (n("train_grpo"),))
 
     # ---- stage bodies
 
@@ -174,12 +212,12 @@ class Pipeline:
                               "use more --scenes or other --tasks")
         return {"questions": summary["questions"]}
 
-    def _tiny_model(self) -> dict:
+    def _tiny_model(self, seed: int) -> dict:
         from ..models.tiny import build_tiny_model
 
         kw = self.tiny_model_settings()
-        build_tiny_model(kw.pop("family"), self.paths["base_model"], tokenizer=kw.pop("tokenizer"),
-                         seed=self.s["seed"], **kw)
+        build_tiny_model(kw.pop("family"), self._path("base_model", seed), tokenizer=kw.pop("tokenizer"),
+                         seed=seed, **kw)
         return {}
 
     def _frames(self) -> int:
@@ -189,17 +227,22 @@ class Pipeline:
         cfg = self._train_config("grpo", self.model_path())
         return {k: v for k, v in (("min_pixels", cfg.min_pixels), ("max_pixels", cfg.max_pixels)) if v}
 
-    def _eval_key(self, stage: str):
+    def _eval_key(self, stage: str, seed: int, blind: bool = False):
         def key() -> dict:
             # Frames, pixel budget, prompt mode and dtype of the evaluation follow the GRPO settings.
             cfg = self._train_config("grpo", self.model_path())
-            return dict(style=self.s["eval_style"], limit=self.s["eval_limit"], batch=self.s["eval_batch_size"],
-                        frames=self._frames(), pixels=self._pixels(), mode=cfg.mode, dtype=cfg.dtype,
-                        model=self.config.model if stage == "base" else stage)
+            k = dict(style=self.s["eval_style"], limit=self.s["eval_limit"], batch=self.s["eval_batch_size"],
+                     frames=self._frames(), pixels=self._pixels(), mode=cfg.mode, dtype=cfg.dtype,
+                     model=self.config.model if stage == "base" else stage)
+            if blind:
+                k["blind"] = True
+            if seed != self.s["seed"]:
+                k["seed"] = seed
+            return k
 
         return key
 
-    def _eval(self, stage: str, model: str) -> dict:
+    def _eval(self, stage: str, model: str, seed: int | None = None, *, blind: bool = False) -> dict:
         from ..eval import run_eval
 
         cfg = self._train_config("grpo", self.model_path())
@@ -207,13 +250,13 @@ class Pipeline:
         if cfg.dtype != "auto":
             opts["dtype"] = cfg.dtype
         results = run_eval(model=model, questions=str(self.paths["heldout_q"] / "questions.parquet"),
-                           videos=str(self.paths["heldout_root"] / "videos"), out=str(self.eval_dir(stage)),
-                           frames=self._frames(), mode=cfg.mode, style=self.s["eval_style"],
-                           batch_size=self.s["eval_batch_size"], limit=self.s["eval_limit"],
-                           backend_options=opts)
+                           videos=str(self.paths["heldout_root"] / "videos"),
+                           out=str(self.eval_dir(stage, seed, blind=blind)), frames=self._frames(), mode=cfg.mode,
+                           style=self.s["eval_style"], batch_size=self.s["eval_batch_size"],
+                           limit=self.s["eval_limit"], blind=blind, backend_options=opts)
         return {"overall": results.get("overall"), "count": results.get("count")}
 
-    def _train_spec(self, method: str, model: str) -> tuple[Path | None, list[str]]:
+    def _train_spec(self, method: str, model: str, seed: int | None = None) -> tuple[Path | None, list[str]]:
         """The recipe and ``key=value`` overrides of a training stage (profile settings, then the user's)."""
         prof = self.config.profile
         recipe = self._recipe(prof.sft_recipe if method == "sft" else prof.grpo_recipe)
@@ -224,20 +267,21 @@ class Pipeline:
         if self.s["frames"]:
             base["num_frames"] = self.s["frames"]
         base.update(model=model, data=str(self.paths["train_q"] / "questions.parquet"),
-                    video_root=str(self.paths["train_root"] / "videos"), output_dir=str(self.paths[method]),
-                    seed=self.s["seed"], question_types=list(self.s["tasks"]))
+                    video_root=str(self.paths["train_root"] / "videos"),
+                    output_dir=str(self._path(method, self.s["seed"] if seed is None else seed)),
+                    seed=self.s["seed"] if seed is None else seed, question_types=list(self.s["tasks"]))
         user = self.config.sft_overrides if method == "sft" else self.config.grpo_overrides
         return recipe, [f"{k}={json.dumps(v)}" for k, v in base.items()] + list(user)
 
-    def _train_config(self, method: str, model: str):
+    def _train_config(self, method: str, model: str, seed: int | None = None):
         """The resolved training config (validated: needs the training questions to exist)."""
         from ..train.config import load_config
 
-        recipe, overrides = self._train_spec(method, model)
+        recipe, overrides = self._train_spec(method, model, seed)
         return load_config(method, recipe, overrides)
 
-    def _train_key(self, method: str, model: str) -> dict:
-        recipe, overrides = self._train_spec(method, model)
+    def _train_key(self, method: str, model: str, seed: int | None = None) -> dict:
+        recipe, overrides = self._train_spec(method, model, seed)
         # Paths under --out are left out (the same run moved or named ./out vs out stays done); the start
         # model is named by the upstream stage keys, or by the user's --model.
         where = ("data=", "video_root=", "output_dir=", "model=")
@@ -245,26 +289,27 @@ class Pipeline:
         return {"method": method, "recipe": recipe.read_text(encoding="utf-8") if recipe else None,
                 "overrides": kept, "start": self.config.model if model == self.config.model else "pipeline"}
 
-    def _train(self, method: str) -> dict:
+    def _train(self, method: str, seed: int | None = None) -> dict:
         from ..train.runner import last_checkpoint, run_grpo, run_sft
 
-        start = self.model_path() if method == "sft" or not self.s["sft"] else self._trained_model("sft")
-        cfg = self._train_config(method, start)
+        seed = self.s["seed"] if seed is None else seed
+        start = self.model_path(seed) if method == "sft" or not self.s["sft"] else self._trained_model("sft", seed)
+        cfg = self._train_config(method, start, seed)
         resume = last_checkpoint(cfg.output_dir) is not None
         if resume:
             self.engine.log(f"continuing {method} from {last_checkpoint(cfg.output_dir).name}")
         (run_sft if method == "sft" else run_grpo)(cfg, resume=resume)
         return {"lora": cfg.lora}
 
-    def _trained_model_path(self, method: str) -> str:
+    def _trained_model_path(self, method: str, seed: int | None = None) -> str:
         """Names the start model of the next stage in its key (the folder itself is made by training)."""
-        return f"{self.paths[method]}:trained"
+        return f"{self._path(method, self.s['seed'] if seed is None else seed)}:trained"
 
-    def _trained_model(self, method: str) -> str:
+    def _trained_model(self, method: str, seed: int | None = None) -> str:
         """The trained model as a full model folder (merging a LoRA adapter into its base once)."""
         from .merge import merged_model
 
-        return str(merged_model(self.paths[method]))
+        return str(merged_model(self._path(method, self.s["seed"] if seed is None else seed)))
 
     # ---- running
 
@@ -279,6 +324,12 @@ class Pipeline:
             import torch
 
             torch.set_num_threads(threads)
+        if self.config.model is None:
+            # The tiny CPU run is meant to be bit-reproducible: same settings and seed, same weights and
+            # scores (docs/quickstart.md, "Seeds and run-to-run noise", says what remains outside it).
+            import torch
+
+            torch.use_deterministic_algorithms(True, warn_only=True)
 
     def run(self) -> dict:
         """Run every stage not finished yet, then the report. Returns the summary (also ``summary.json``)."""
@@ -298,9 +349,31 @@ class Pipeline:
         self.engine.log(f"wrote {md} and {html}")
         return summary
 
+    def _stage_names(self) -> list[str]:
+        return [st for st in ("base", "sft", "grpo") if st != "sft" or self.s["sft"]]
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.out).as_posix()
+
+    def _evals_of(self, seed: int, *, blind: bool = False) -> dict[str, str]:
+        return {st: self._rel(self.eval_dir(st, seed, blind=blind) / "results.json") for st in self._stage_names()}
+
+    def _train_prior(self) -> str | None:
+        """Chance row of the training answers: each task's constant answer picked on the training questions,
+        scored on the held-out ones (``eval/train_prior.json``); ``None`` until both question sets exist."""
+        from ..eval.baselines import prior_scores
+        from ..eval.scoring import load_questions
+
+        train_q, held_q = (self.paths[k] / "questions.parquet" for k in ("train_q", "heldout_q"))
+        if not (train_q.is_file() and held_q.is_file()):
+            return None
+        prior = prior_scores(load_questions(train_q), load_questions(held_q, limit=self.s["eval_limit"]))
+        path = self.out / "eval" / "train_prior.json"
+        write_json(path, prior)
+        return self._rel(path)
+
     def summary(self, timings: list[dict], total: float | None) -> dict:
-        evals = {st: f"eval/{st}/results.json" for st in ("base", "sft", "grpo")
-                 if st != "sft" or self.s["sft"]}
+        evals = self._evals_of(self.s["seed"])
         training = {m: f"train/{m}/metrics.jsonl" for m in ("sft", "grpo") if m != "sft" or self.s["sft"]}
         data = {}
         for split, key in (("train", "train_q"), ("held-out", "heldout_q")):
@@ -322,24 +395,31 @@ class Pipeline:
             extra = f", beta {c.beta:g}, {c.num_generations} generations, loss {c.loss_type}" if m == "grpo" else ""
             settings[m] = (f"{c.max_steps} steps, lr {c.learning_rate:g}, batch {c.per_device_train_batch_size}, "
                            f"{'LoRA r' + str(c.lora_r) if c.lora else 'full weights'}, mode {c.mode}{extra}")
-        return {"title": "vsgrpo quickstart report", "command": self.command(), "settings": settings,
-                "evals": evals, "training": training, "trained_tasks": list(s["tasks"]), "data": data,
-                "stages": timings, "total_seconds": total}
+        if len(self.seeds) > 1:
+            settings["seeds"] = ", ".join(map(str, self.seeds))
+        out = {"title": "vsgrpo quickstart report", "command": self.command(), "settings": settings,
+               "evals": evals, "training": training, "trained_tasks": list(s["tasks"]), "data": data,
+               "stages": timings, "total_seconds": total,
+               # chance rows of the held-out questions (written with every evaluation)
+               "baselines": self._rel(self.eval_dir("base") / "baselines.json"),
+               "train_prior": self._train_prior(),
+               # for the worked examples: each stage's answers, the questions and their scenes
+               "samples": {st: self._rel(self.eval_dir(st) / "samples.jsonl") for st in self._stage_names()},
+               "heldout": {"questions": self._rel(self.paths["heldout_q"] / "questions.parquet"),
+                           "root": self._rel(self.paths["heldout_root"]), "frames": self._frames()}}
+        if s["blind"]:
+            out["blind"] = self._evals_of(self.s["seed"], blind=True)
+        if len(self.seeds) > 1:
+            out["seeds"] = {str(seed): self._evals_of(seed) for seed in self.seeds}
+            if s["blind"]:
+                out["seeds_blind"] = {str(seed): self._evals_of(seed, blind=True) for seed in self.seeds}
+        return out
 
     def command(self) -> str:
-        c = self.config
-        parts = ["vsgrpo", "quickstart", "--out", c.out]
-        for flag, v in (("--model", c.model), ("--scenes", c.scenes), ("--heldout-scenes", c.heldout_scenes),
-                        ("--steps", c.steps), ("--sft-steps", c.sft_steps), ("--eval-limit", c.eval_limit),
-                        ("--frames", c.frames)):
-            if v is not None:
-                parts += [flag, str(v)]
-        if c.sft != "auto":
-            parts += ["--sft", c.sft]
-        if c.seed:
-            parts += ["--seed", str(c.seed)]
-        if c.tasks is not None:
-            parts += ["--tasks", ",".join(c.tasks)]
+        """The ``vsgrpo quickstart`` command line that reproduces this run (flags that differ from the defaults)."""
+        from ..options import to_argv
+
+        parts = ["vsgrpo", "quickstart", *to_argv(self.config, always=("out",))]
         return " ".join(shlex.quote(x) for x in parts)
 
 

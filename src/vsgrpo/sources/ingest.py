@@ -17,13 +17,13 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import VsgrpoError
-from ..io import ensure_writable_dir, remove_stale_temps, run_lock, write_json
+from ..io import ensure_writable_dir, is_write_error, remove_stale_temps, run_lock, write_json
 from ..progress import progress
 from ..scene import read_meta_file, write_meta_file
 from ..scene_files import DATA_DIRS, meta_path
+from . import SOURCES
 from .errors import IngestError
 
-SOURCES = ("scannet", "scannetpp", "arkitscenes", "custom")
 FAILURES_FILE = "failures.json"
 SUMMARY_FILE = "ingest_summary.json"
 
@@ -86,9 +86,23 @@ def _ingest_one(loader, name: str, out: Path) -> dict:
         return {"scene": name, "file": e.file, "error": e.problem}
     except VsgrpoError as e:
         return {"scene": name, "file": None, "error": str(e)}
+    except OSError as e:
+        if _output_failure(e, out):
+            raise  # a full disk or a read-only --out is not a broken scan: stop, every scene would fail
+        return {"scene": name, "file": getattr(e, "filename", None), "error": f"{type(e).__name__}: {e}"}
     except Exception as e:  # a bug or an unforeseen format quirk: keep going, keep the evidence
         return {"scene": name, "file": None, "error": f"internal error: {type(e).__name__}: {e}",
                 "traceback": traceback.format_exc()}
+
+
+def _output_failure(e: OSError, out: Path) -> bool:
+    """Whether ``e`` is about writing the output (disk full, read-only), not about reading a scan."""
+    import errno
+
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+        return True
+    name = getattr(e, "filename", None)
+    return is_write_error(e) and bool(name) and str(Path(name).absolute()).startswith(str(Path(out).absolute()))
 
 
 def run_ingest(cfg: IngestConfig) -> IngestReport:

@@ -171,6 +171,9 @@ class GRPOConfig(TrainConfig):
                                                  "(DAPO). Off in DeepSeekMath's GRPO and the paper.")
     drop_zero_std_groups: bool = _f(False, "Leave groups whose rewards are all equal (no learning signal) out of the "
                                            "loss pass; the fraction dropped is logged as groups/dropped_frac.")
+    share_video_work: bool = _f(True, "Process each unique (video, prompt) once per generation batch and, with a "
+                                      "frozen vision tower (LoRA), run the tower once per video and reuse its "
+                                      "embeddings in generation and the old-policy, reference and loss passes.")
     rewards: list = _f([], "Reward functions and weights (empty: accuracy, + format in think/observe). Items: a "
                            "built-in name (accuracy, format, empty_reasoning, repeated_tags, completion_chars) or "
                            "`package.module:function`, alone (weight 1) or as {name: weight}.")
@@ -178,12 +181,14 @@ class GRPOConfig(TrainConfig):
                             "--dry-run).")
     na_shape: str = _f("linear", "Numeric reward shape: linear | mra | metric (see vsgrpo.rewards).")
     na_tolerance: float = _f(0.5, "Relative error at which the linear numeric reward reaches 0.")
-    answer_parser: str = _f("official", "Number parsing of answers: official (VSI-Bench authors) | lmms-eval.")
+    answer_parser: str = _f("official", "Answer parsing, as `vsgrpo eval --parser`: official (VSI-Bench authors) | "
+                                        "lmms-eval (lmms-eval 0.7.3) | lenient.")
     format_weight: float = _f(1.0, "Weight of the format reward (think/observe modes).")
     allow_empty_reasoning: bool = _f(True, "Give the format reward to empty reasoning (<think> </think>), as the"
                                            " paper did.")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM colocated with training, video included "
-                               "(vsgrpo.train.vllm_rollout; needs vllm: `pip install -e '.[vllm]'` on GPUs).")
+                               "(vsgrpo.train.vllm_rollout); run from the environment that "
+                               "scripts/setup_vllm_env.sh [--gpu] builds.")
     vllm_gpu_memory_utilization: float = _f(0.3, "GPU memory fraction vLLM may take beside training (colocated).")
     vllm_max_model_len: int = _f(0, "vLLM context length (0: the model's own); must hold prompt + completion.")
     vllm_enforce_eager: bool = _f(False, "Run vLLM without CUDA graphs / torch.compile (always on for CPU).")
@@ -227,8 +232,9 @@ class GRPOConfig(TrainConfig):
             import importlib.util
 
             if importlib.util.find_spec("vllm") is None:
-                raise VsgrpoError("use_vllm: vLLM is not installed in this environment: pip install -e '.[vllm]' "
-                                  "(GPU machines; see docs/training.md), or set use_vllm=false")
+                raise VsgrpoError("use_vllm: vLLM is not installed in this environment; build its environment with "
+                                  "`bash scripts/setup_vllm_env.sh --gpu` (GPU) or without --gpu (CPU) and run "
+                                  "from it (docs/training.md, vLLM rollouts), or set use_vllm=false")
 
 
 @dataclass

@@ -72,6 +72,7 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
     if not root.is_dir():
         raise VsgrpoError(f"video root {root} does not exist; set video_root to the folder holding "
                           "{dataset}/{scene_name}.mp4")
+    df = drop_flagged(df, root)
     rows, problems = [], []
     exists: dict[str, bool] = {}
     for rec in df.to_dict("records"):
@@ -123,6 +124,25 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
     if max_samples and max_samples > 0:
         rows = rows[:max_samples]
     return rows
+
+
+def drop_flagged(df, video_root: str | os.PathLike):
+    """``df`` without the questions flagged as wrong in the data root's ``flags.json``
+    (``vsgrpo data browse``; the root is the folder holding ``video_root``)."""
+    import sys
+
+    from ..flags import FLAGS_FILE, load_flags, root_of_videos, row_key
+
+    data_root = root_of_videos(Path(video_root).resolve())
+    flags = load_flags(data_root) if data_root is not None else {}
+    if not flags or df.empty:
+        return df
+    keep = [row_key(rec) not in flags for rec in df.to_dict("records")]
+    dropped = len(keep) - sum(keep)
+    if dropped:
+        print(f"vsgrpo: left out {dropped} training question(s) flagged as wrong in {data_root / FLAGS_FILE}",
+              file=sys.stderr)
+    return df[keep]
 
 
 def row_problem(row: dict) -> str | None:

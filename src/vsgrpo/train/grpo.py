@@ -22,6 +22,19 @@ How (TRL 1.16 private methods, hence the exact pin in pyproject.toml):
 - ``_get_per_token_logps_and_entropies``: when a video is active, runs the forward in chunks,
   each with ``family.merge_video`` of its samples' pieces and ``family.token_inputs`` computed
   from the full (prompt + completion) ids.
+
+Each video's work once per question (``share_video_work``, default on): a generation batch holds
+every question G times; the processor runs once per unique (video, prompt) and the G samples
+share references to its tensors. When the vision tower is frozen (LoRA on the language model)
+and the family's embeddings are reusable (``family.reusable_video_embeddings``: Qwen2-VL,
+Qwen2.5-VL), the tower runs once per unique video without gradient; its embeddings reach
+``generate()`` (through ``get_video_features``, shadowed for the call) and every log-prob pass
+(as ``mm_encoder_outputs``), so no pass re-encodes pixels and no gradient flows into the frozen
+tower (TRL's ``enable_input_require_grads`` would otherwise make the loss pass back-propagate
+through it under LoRA + gradient checkpointing).
+
+Group filtering (``drop_zero_std_groups``): samples whose group's rewards are all equal carry
+no policy-gradient signal; they are left out of the loss pass (``groups/dropped_frac`` logged).
 """
 
 from __future__ import annotations
@@ -35,17 +48,57 @@ from ..models.families import VideoFamily, family_of
 from ..models.inputs import encode_prompts
 
 
+# Per-sample piece holding the frozen vision tower's output for a sample's video (shared by its G generations).
+EMBEDS_KEY = "video_embeds"
+
+
 class VideoGRPOTrainer(GRPOTrainer):
-    """GRPO whose dataset rows carry ``prompt`` (text) and ``video`` (path); see the module doc."""
+    """GRPO whose dataset rows carry ``prompt`` (text) and ``video`` (path); see the module doc.
+
+    ``share_video_work`` (default on): the processor runs once per unique (video, prompt) of a
+    generation batch (not once per generation) and, when the vision tower is frozen (LoRA on the
+    language model) and the family allows it, the vision tower runs once per unique video: its
+    embeddings (no gradient) feed generation and the old-policy, reference and loss passes of
+    all G generations. Off: every generation row is processed and encoded on its own (the path
+    before issue 12, kept for benchmarks).
+    ``drop_zero_std_groups``: groups whose rewards are all equal are left out of the loss pass.
+    """
 
     def __init__(self, *args, video_loader, family: VideoFamily | str | None = None,
-                 drop_zero_std_groups: bool = False, **kwargs):
+                 drop_zero_std_groups: bool = False, share_video_work: bool = True, **kwargs):
         self.video_loader = video_loader
         self.drop_zero_std_groups = drop_zero_std_groups
+        self.share_video_work = share_video_work
         self.family = family_of(family if family is not None else kwargs.get("model", args[0] if args else None))
         self._active_video: dict[str, list] | None = None  # per-sample visual pieces
         self._pending_prompt: tuple[list[list[int]], dict[str, Any]] | None = None
+        self._gen_embeds: list | None = None
+        self._last_rewards = None
         super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ shared vision work
+    def _hf_model(self):
+        model = self.accelerator.unwrap_model(self.model)
+        return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def shares_vision(self) -> bool:
+        """Whether this run encodes each unique video once and reuses the embeddings in every pass."""
+        if not self.share_video_work or not self.family.reusable_video_embeddings or self.ref_model is not None:
+            return False
+        hf = self._hf_model()
+        inner = getattr(hf, "base_model", None)
+        tower = self.family.vision_tower(hf)
+        if tower is None or not hasattr(inner, "get_video_features") or not hf._supports_mm_encoder_outputs():
+            return False
+        return not any(p.requires_grad for p in tower.parameters())
+
+    def _encode_unique_videos(self, video: dict) -> list:
+        """Per-video embeddings of the (unique) videos of a batch, without gradient."""
+        inner = self._hf_model().base_model
+        with torch.no_grad(), self.accelerator.autocast():
+            out = inner.get_video_features(pixel_values_videos=video["pixel_values_videos"],
+                                           video_grid_thw=video["video_grid_thw"], return_dict=True)
+        return [e.detach() for e in out.pooler_output]
 
     # ------------------------------------------------------------------ generation batch
     def _encode_batch(self, inputs: list[dict]):
@@ -54,28 +107,88 @@ class VideoGRPOTrainer(GRPOTrainer):
                               family=self.family)
 
     def _generate_and_score_completions(self, inputs):
-        batch = self._encode_batch(inputs)
         device = self.accelerator.device
+        index, unique, seen = [], [], {}
+        for x in inputs:
+            key = (x["video"], x["prompt"]) if self.share_video_work else len(unique)
+            if key not in seen:
+                seen[key] = len(unique)
+                unique.append(x)
+            index.append(seen[key])
+        batch = self._encode_batch(unique)  # one processor call per unique (video, prompt)
         mask = batch["attention_mask"].bool()
-        ids = [row[m].tolist() for row, m in zip(batch["input_ids"], mask)]
-        per_token = {k: [row[m].tolist() for row, m in zip(v, mask)]
-                     for k, v in self.family.token_inputs(batch["input_ids"], self.processing_class).items()}
-        video = {k: batch[k].to(device) for k in self.family.video_keys if k in batch}
-        pieces = self.family.split_video(video, len(inputs))
-        self._pending_prompt = (ids, {**video, **per_token})
+        ids_u = [row[m].tolist() for row, m in zip(batch["input_ids"], mask)]
+        per_token_u = {k: [row[m].tolist() for row, m in zip(v, mask)]
+                       for k, v in self.family.token_inputs(batch["input_ids"], self.processing_class).items()}
+        video_u = {k: batch[k].to(device) for k in self.family.video_keys if k in batch}
+        pieces_u = self.family.split_video(video_u, len(unique))
+        ids = [ids_u[j] for j in index]
+        per_token = {k: [v[j] for j in index] for k, v in per_token_u.items()}
+        pieces = {k: [v[j] for j in index] for k, v in pieces_u.items()}  # shared references, no copies
+        gen_fields = dict(per_token)
+        if self.shares_vision():
+            embeds_u = self._encode_unique_videos(video_u)
+            pieces = {k: v for k, v in pieces.items() if k != "pixel_values_videos"}
+            pieces[EMBEDS_KEY] = [embeds_u[j] for j in index]
+            merged = self.family.merge_video({k: v for k, v in pieces.items() if k != EMBEDS_KEY})
+            # generate() asks get_video_features for the embeddings (see _generate_single_turn); the pixel tensor
+            # it is handed is only a marker.
+            gen_fields.update(merged, pixel_values_videos=torch.zeros(len(inputs), 1, device=device))
+            self._gen_embeds = pieces[EMBEDS_KEY]
+        else:
+            gen_fields.update(self.family.merge_video(pieces))
+        self._pending_prompt = (ids, gen_fields)
         self._active_video = pieces
-        rollout = self.vllm_generation if self.use_vllm else None  # vsgrpo.train.vllm_rollout (use_vllm)
+        rollout = self.vllm_generation if self.use_vllm else None  # use_vllm: vsgrpo.train.vllm_rollout
         if rollout is not None:
-            rollout.prepare(inputs, ids)
+            rollout.prepare(inputs, ids)  # the same rows, frames and prompt ids go to vLLM
         try:
             output = super()._generate_and_score_completions(inputs)
             if rollout is not None:
-                rollout.log_gap(output)  # inside: the batch's video is still active for a log-prob pass
+                rollout.log_gap(output)  # vLLM-vs-policy log-prob gap (video still active for a pass)
         finally:
             self._pending_prompt = None
             self._active_video = None
+            self._gen_embeds = None
         output.update(pieces)
+        if self.drop_zero_std_groups:
+            output["keep"] = self._keep_mask(len(inputs), device)
         return output
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        embeds = self._gen_embeds
+        if embeds is None:
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        inner = self._hf_model().base_model
+
+        def cached_video_features(pixel_values_videos=None, video_grid_thw=None, **kwargs):
+            return BaseModelOutputWithPooling(pooler_output=tuple(embeds))
+
+        inner.get_video_features = cached_video_features  # instance attribute: shadows the method for generate()
+        try:
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+        finally:
+            del inner.get_video_features
+
+    # ------------------------------------------------------------------ group filtering
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._last_rewards = rewards
+        return rewards
+
+    def _keep_mask(self, n_local: int, device) -> torch.Tensor:
+        """Local samples whose group's (weighted) rewards are not all equal; logs the fraction of groups dropped."""
+        rewards = (self._last_rewards * self.reward_weights.to(self._last_rewards.device).unsqueeze(0)).nansum(dim=1)
+        grouped = rewards.view(-1, self.num_generations)
+        flat = (grouped.max(dim=1).values - grouped.min(dim=1).values).abs() <= 1e-6
+        self._metrics["train"]["groups/dropped_frac"].append(flat.float().mean().item())
+        keep = (~flat).repeat_interleave(self.num_generations)
+        i = self.accelerator.process_index
+        return keep[i * n_local:(i + 1) * n_local].to(device)
 
     def _tokenize_prompts(self, prompts: list):
         if self._pending_prompt is None:  # not reached through our batch path (should not happen)
@@ -86,12 +199,20 @@ class VideoGRPOTrainer(GRPOTrainer):
     # ------------------------------------------------------------------ loss
     def _compute_loss(self, model, inputs):
         inputs = dict(inputs)
-        pieces = {k: inputs.pop(k) for k in self.family.video_keys if k in inputs}
+        keep = inputs.pop("keep", None)
+        scale = 1.0
+        if keep is not None and not bool(keep.all()):
+            rows = keep.nonzero().flatten().tolist()
+            if not rows:  # nothing to learn from: one row through the usual forward (DDP), loss times 0
+                rows, scale = [0], 0.0
+            inputs = _select_rows(inputs, rows, keep.shape[0])
+        pieces = {k: inputs.pop(k) for k in (*self.family.video_keys, EMBEDS_KEY) if k in inputs}
         self._active_video = pieces or None
         try:
-            return super()._compute_loss(model, inputs)
+            loss = super()._compute_loss(model, inputs)
         finally:
             self._active_video = None
+        return loss * scale if scale != 1.0 else loss
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
                                            compute_entropy=False, compute_aux_loss=False, **kwargs):
@@ -111,7 +232,13 @@ class VideoGRPOTrainer(GRPOTrainer):
             ids = input_ids[start:end]
             model_inputs = {"input_ids": ids, "attention_mask": attention_mask[start:end],
                             **{k: v[start:end] for k, v in per_token.items()},
-                            **self.family.merge_video({k: v[start:end] for k, v in pieces.items()})}
+                            **self.family.merge_video({k: v[start:end] for k, v in pieces.items()
+                                                       if k != EMBEDS_KEY})}
+            if EMBEDS_KEY in pieces:  # the frozen tower's output, computed once per unique video
+                from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+                model_inputs["mm_encoder_outputs"] = {
+                    "video": BaseModelOutputWithPooling(pooler_output=tuple(pieces[EMBEDS_KEY][start:end]))}
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
             labels = ids.masked_fill(attention_mask[start:end] == 0, -100)
@@ -127,3 +254,19 @@ class VideoGRPOTrainer(GRPOTrainer):
         entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None
         aux = torch.stack(all_aux).mean() if compute_aux_loss else None
         return logps, entropies, aux
+
+
+def _select_rows(inputs: dict, rows: list[int], n: int) -> dict:
+    """The samples ``rows`` of a micro-batch: tensors and lists with ``n`` leading entries are indexed."""
+    out = {}
+    index = None
+    for k, v in inputs.items():
+        if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == n:
+            if index is None or index.device != v.device:
+                index = torch.tensor(rows, device=v.device)
+            out[k] = v.index_select(0, index)
+        elif isinstance(v, list) and len(v) == n:
+            out[k] = [v[i] for i in rows]
+        else:
+            out[k] = v
+    return out

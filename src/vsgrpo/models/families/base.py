@@ -10,7 +10,8 @@ in this package that defines a subclass and an instance named ``FAMILY`` (the re
 - how to build a tiny random model: :meth:`tiny_config`, :meth:`tiny_processor`,
   ``model_class``, ``tiny_special_tokens``, ``chat_template``;
 - how to encode (text, frames, fps) to model inputs: :meth:`encode` (per-sample processor
-  calls, padded token tensors, visual tensors concatenated in sample order);
+  calls, padded token tensors, visual tensors concatenated in sample order), and what a
+  per-frame pixel budget means for it (:meth:`set_pixel_budget`);
 - which inputs are per-token and derived from the ids (:meth:`token_inputs`, e.g. Qwen's
   ``mm_token_type_ids``), so completions appended after generation are covered;
 - which keys are visual tensors (``video_keys``) and how to cut a batch's visual tensors into
@@ -18,7 +19,9 @@ in this package that defines a subclass and an instance named ``FAMILY`` (the re
   is what chunked log-prob passes and TRL's shuffle/split of a generation batch need;
 - which tokens must never be generated (``suppress_tokens``) and which token ends a turn
   (``end_of_turn``, supervised after SFT/DPO answers);
-- where LoRA goes (:meth:`lora_target_regex`: the language model only, never the vision tower).
+- where LoRA goes (:meth:`lora_target_regex`: the language model only, never the vision tower),
+  where the vision tower is (:meth:`vision_tower`) and whether its per-video embeddings can be
+  reused across passes (``reusable_video_embeddings``).
 """
 
 from __future__ import annotations
@@ -38,11 +41,16 @@ class VideoFamily:
     video_keys: ClassVar[tuple[str, ...]] = ("pixel_values_videos",)
     suppress_tokens: ClassVar[tuple[str, ...]] = ()
     end_of_turn: ClassVar[str] = "<|im_end|>"
-    # Special tokens of the tiny tokenizers: (bos, eos/end of turn, pad) come first, then the rest.
+    # Special tokens of the tiny tokenizers; the first is their bos/pad token, ``end_of_turn`` must be one.
     tiny_special_tokens: ClassVar[tuple[str, ...]] = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
     chat_template: ClassVar[str] = ""
     # Regex of the language model's module paths; LoRA targets are restricted to it.
     language_model_pattern: ClassVar[str] = r".*language_model.*"
+    # Whether per-video embeddings of a frozen vision tower can be fed back to the model (as
+    # ``mm_encoder_outputs``), so GRPO encodes each unique video once for all its generations.
+    reusable_video_embeddings: ClassVar[bool] = False
+    # Attribute of the inner model (``model.model``) that holds the vision tower.
+    vision_tower_attr: ClassVar[str] = "vision_tower"
 
     # ------------------------------------------------------------------ detection
     def matches(self, model_type: str | None = None, processor_class: str | None = None) -> bool:
@@ -68,6 +76,11 @@ class VideoFamily:
         return int(i)
 
     # ------------------------------------------------------------------ inputs
+    def set_pixel_budget(self, processor, *, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
+        """Per-frame pixel range. Default: the family has none (its vision tower takes a fixed size)."""
+        raise VsgrpoError(f"{self.name} resizes every frame to its vision tower's fixed input size; "
+                          "min_pixels/max_pixels do not apply (leave them unset)")
+
     def prepare_frames(self, frames: np.ndarray) -> np.ndarray:
         """Frames as this family's processor wants them (after the uint8 (T, H, W, 3) check)."""
         return frames
@@ -76,7 +89,9 @@ class VideoFamily:
         """One sample through the processor: a dict of (1, ...) tensors."""
         if frames is None:
             return dict(processor(text=[text], return_tensors="pt"))
-        return dict(processor(text=[text], videos=[frames], return_tensors="pt"))
+        # The frames are already sampled (vsgrpo.video.read_frames); the processor must not sample again.
+        return dict(processor(text=[text], videos=[frames], return_tensors="pt",
+                              videos_kwargs={"do_sample_frames": False}))
 
     def encode(self, processor, texts: Sequence[str], videos: Sequence[np.ndarray | None],
                fps: Sequence[float | None], *, padding_side: str = "left"):
@@ -95,7 +110,8 @@ class VideoFamily:
         for text, video, rate in zip(texts, videos, fps):
             frames = None if video is None else self.prepare_frames(check_frames(video))
             rows.append(self.processor_call(processor, text, frames, rate))
-        pad_id = processor.tokenizer.pad_token_id
+        tok = processor.tokenizer
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
         width = max(r["input_ids"].shape[1] for r in rows)
 
         def pad(t, value):
@@ -153,6 +169,12 @@ class VideoFamily:
         unk = getattr(tok, "unk_token_id", None)
         ids = [tok.convert_tokens_to_ids(t) for t in self.suppress_tokens]
         return sorted({int(i) for i in ids if i is not None and i != unk})
+
+    def vision_tower(self, model):
+        """The vision encoder module of a (possibly peft-wrapped) model of this family."""
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        inner = getattr(inner, "model", inner)
+        return getattr(inner, self.vision_tower_attr)
 
     def lora_target_regex(self, module_names: Sequence[str]) -> str:
         """peft ``target_modules`` regex: these leaf names, inside the language model only."""

@@ -43,8 +43,26 @@ class QwenVLFamily(VideoFamily):
     suppress_tokens = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
     tiny_special_tokens = QWEN_SPECIALS
     chat_template = QWEN_CHAT_TEMPLATE
+    vision_tower_attr = "visual"
 
     # ------------------------------------------------------------------ inputs
+    def set_pixel_budget(self, processor, *, min_pixels=None, max_pixels=None):
+        for name in ("image_processor", "video_processor"):
+            proc = getattr(processor, name, None)
+            if proc is None:
+                continue
+            size = dict(getattr(proc, "size", None) or {})
+            if min_pixels is not None:
+                size["shortest_edge"] = int(min_pixels)
+                if hasattr(proc, "min_pixels"):
+                    proc.min_pixels = int(min_pixels)
+            if max_pixels is not None:
+                size["longest_edge"] = int(max_pixels)
+                if hasattr(proc, "max_pixels"):
+                    proc.max_pixels = int(max_pixels)
+            if size:
+                proc.size = size
+
     def prepare_frames(self, frames):
         if frames.shape[0] % 2:
             # Qwen-VL merges frames in temporal pairs; repeat the last frame as the processors do.
@@ -137,6 +155,7 @@ class Qwen2VLFamily(QwenVLFamily):
     name = "qwen2_vl"
     model_types = ("qwen2_vl",)
     processor_classes = ("Qwen2VLProcessor",)
+    reusable_video_embeddings = True
 
     @property
     def model_class(self):
@@ -168,6 +187,7 @@ class Qwen2_5VLFamily(QwenVLFamily):
     name = "qwen2_5_vl"
     model_types = ("qwen2_5_vl",)
     processor_classes = ("Qwen2_5_VLProcessor",)
+    reusable_video_embeddings = True
     video_keys = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 
     @property

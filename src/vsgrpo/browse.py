@@ -1,0 +1,417 @@
+"""``vsgrpo data browse ROOT``: look at a data root in the browser and flag wrong questions.
+
+A small local web app (standard library ``http.server``, bound to 127.0.0.1 only) that shows,
+per scene: the contact sheet and the video, the floor plan with every object's box (an SVG
+drawn here from the meta info and ``floorplans/``), and the questions with their answers,
+filterable by question type. "Flag as wrong" saves the question to ``ROOT/flags.json``
+(:mod:`vsgrpo.flags`, replaced atomically), which ``data build`` and ``train`` honour by
+leaving it out.
+
+Routes: ``/`` (the page), ``/api/scenes``, ``/api/scene?dataset=&scene=``,
+``/floorplan.svg?dataset=&scene=``, ``/media/previews/...png``, ``/media/videos/...mp4``
+(byte ranges, so the video can seek), and ``POST /api/flag`` ``{"id", "flagged", "note"}``.
+Paths from requests are joined with :func:`vsgrpo.io.safe_join`, so nothing outside the root's
+``previews/`` and ``videos/`` folders is served; a POST from another origin is refused.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import threading
+from collections import defaultdict
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from .errors import VsgrpoError
+from .flags import FLAGS_FILE, load_flags, row_key, set_flag
+
+
+def _plain(value):
+    """JSON-friendly copy of a parquet cell (numpy arrays and scalars, NaN -> None)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class BrowseData:
+    """The scenes of a data root and (optionally) a questions file, indexed for the page."""
+
+    def __init__(self, root: str | os.PathLike, questions: str | os.PathLike | None = None):
+        from .dataset import load_scenes, read_questions
+
+        self.root = Path(root)
+        meta = self.root / "meta"
+        if not meta.is_dir():
+            raise VsgrpoError(f"{self.root} is not a data root: it has no meta/ folder (write one with "
+                              "`vsgrpo data synth` or `vsgrpo data ingest`)")
+        self.index = load_scenes(meta)
+        if questions is None and (self.root / "questions.parquet").is_file():
+            questions = self.root / "questions.parquet"
+        self.questions_path = Path(questions) if questions is not None else None
+        self.rows: list[dict] = []
+        if self.questions_path is not None:
+            df = read_questions(self.questions_path)
+            self.rows = [{k: _plain(v) for k, v in rec.items()} for rec in df.to_dict("records")]
+        self.by_id = {int(r["id"]): r for r in self.rows}
+        self.by_scene: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for r in self.rows:
+            self.by_scene[(str(r["dataset"]), str(r["scene_name"]))].append(r)
+        self.lock = threading.Lock()
+
+    def flags(self) -> dict[str, dict]:
+        return load_flags(self.root)
+
+    def scenes(self) -> list[dict]:
+        from .scene_files import preview_path, video_path
+
+        flags = self.flags()
+        out = []
+        for dataset, name in sorted(self.index):
+            qs = self.by_scene.get((dataset, name), [])
+            out.append({"dataset": dataset, "scene_name": name, "questions": len(qs),
+                        "flagged": sum(row_key(q) in flags for q in qs),
+                        "room_size": round(float(self.index[(dataset, name)].room_size), 2),
+                        "preview": preview_path(self.root, dataset, name).is_file(),
+                        "video": video_path(self.root, dataset, name).is_file()})
+        return out
+
+    def scene(self, dataset: str, name: str) -> dict:
+        scene = self._scene(dataset, name)
+        flags = self.flags()
+        objects = [{"category": c, "index": i, "centroid": [round(float(v), 3) for v in b.centroid],
+                    "extents": [round(float(v), 3) for v in b.extents]}
+                   for c, boxes in sorted(scene.objects.items()) for i, b in enumerate(boxes)]
+        questions = [dict(q, flagged=row_key(q) in flags, answer_text=_answer_text(q))
+                     for q in self.by_scene.get((dataset, name), [])]
+        return {"dataset": dataset, "scene_name": name, "room_size": float(scene.room_size),
+                "object_counts": dict(scene.object_counts), "objects": objects, "questions": questions}
+
+    def _scene(self, dataset: str, name: str):
+        try:
+            return self.index[(dataset, name)]
+        except KeyError:
+            raise VsgrpoError(f"no scene {dataset}/{name} in {self.root / 'meta'}") from None
+
+    def question_types(self) -> list[str]:
+        from .dataset import task_names
+
+        present = {str(r["question_type"]) for r in self.rows}
+        known = [t for t in task_names() if t in present]
+        return known + sorted(present - set(known))
+
+    def flag(self, qid: int, flagged: bool, note: str = "") -> dict:
+        row = self.by_id.get(qid)
+        if row is None:
+            raise VsgrpoError(f"no question with id {qid} in {self.questions_path}")
+        with self.lock:
+            flags = set_flag(self.root, row, flagged, note)
+        return {"id": qid, "flagged": row_key(row) in flags, "flags": len(flags)}
+
+    def floorplan_svg(self, dataset: str, name: str) -> str:
+        return floorplan_svg(self._scene(dataset, name))
+
+
+def _answer_text(q: dict) -> str:
+    """The answer as words: the text of the ground-truth option, else the ground truth."""
+    gt = str(q.get("ground_truth"))
+    for opt in q.get("options") or []:
+        letter, sep, text = str(opt).partition(". ")
+        if sep and letter == gt:
+            return text
+    return str(q.get("answer") or gt)
+
+
+def floorplan_svg(scene, *, size: int = 420) -> str:
+    """Top view (x right, y up) of the room outline and every object's box footprint, labelled."""
+    import numpy as np
+
+    polys = [np.asarray(p, float) for p in (scene.floor_plan.polygons if scene.floor_plan else [])]
+    boxes = [(c, i, b) for c, bs in sorted(scene.objects.items()) for i, b in enumerate(bs)]
+    feet = []
+    for c, i, b in boxes:
+        pts = b.corners()[:, :2]
+        feet.append((c, i, _hull(pts)))
+    allpts = np.concatenate([p for p in polys] + [f for _, _, f in feet]) if (polys or feet) else np.zeros((1, 2))
+    lo, hi = allpts.min(0), allpts.max(0)
+    span = float(max(hi - lo)) or 1.0
+    pad = 0.05 * span
+    scale = (size - 2 * 10) / (span + 2 * pad)
+
+    def xy(p):
+        return (10 + (p[0] - lo[0] + pad) * scale, size - 10 - (p[1] - lo[1] + pad) * scale)
+
+    def path(pts):
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(p) for p in pts))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}" '
+             f'class="floorplan" data-objects="{len(boxes)}">',
+             f'<rect width="{size}" height="{size}" fill="#fafafa"/>']
+    for p in polys:
+        parts.append(f'<polygon points="{path(p)}" fill="#eef2f7" stroke="#445" stroke-width="2"/>')
+    for k, (c, i, f) in enumerate(feet):
+        hue = (k * 47) % 360
+        parts.append(f'<polygon class="box" data-category="{html.escape(c)}" points="{path(f)}" '
+                     f'fill="hsla({hue},60%,55%,0.35)" stroke="hsl({hue},60%,35%)" stroke-width="1">'
+                     f'<title>{html.escape(c)} #{i}</title></polygon>')
+        cx, cy = xy(f.mean(0))
+        parts.append(f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="9" text-anchor="middle" '
+                     f'font-family="sans-serif">{html.escape(c)}</text>')
+    metres = 1.0 if span < 8 else 2.0
+    parts.append(f'<line x1="12" y1="{size - 4}" x2="{12 + metres * scale:.1f}" y2="{size - 4}" stroke="#000" '
+                 f'stroke-width="2"/><text x="14" y="{size - 7}" font-size="9" font-family="sans-serif">'
+                 f'{metres:g} m</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _hull(points):
+    """Convex hull (counter-clockwise) of 2D points: Andrew's monotone chain."""
+    import numpy as np
+
+    pts = sorted(set(map(tuple, np.round(points, 6).tolist())))
+    if len(pts) <= 2:
+        return np.asarray(pts)
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.asarray(lower[:-1] + upper[:-1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    data: BrowseData  # set on the subclass made by make_server
+    server_version = "vsgrpo-browse"
+
+    def log_message(self, fmt, *args):  # quiet: the terminal shows the URL, not every request
+        pass
+
+    # ---- responses
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, obj, status: int = 200) -> None:
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json({"error": message}, status)
+
+    # ---- GET
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        url = urlparse(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        try:
+            if url.path == "/":
+                self._send(200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+            elif url.path == "/api/scenes":
+                d = self.data
+                self._json({"root": str(d.root), "questions_file": str(d.questions_path or ""),
+                            "flags_file": str(d.root / FLAGS_FILE), "question_types": d.question_types(),
+                            "scenes": d.scenes()})
+            elif url.path == "/api/scene":
+                self._json(self.data.scene(q.get("dataset", ""), q.get("scene", "")))
+            elif url.path == "/floorplan.svg":
+                svg = self.data.floorplan_svg(q.get("dataset", ""), q.get("scene", ""))
+                self._send(200, svg.encode("utf-8"), "image/svg+xml")
+            elif url.path.startswith("/media/"):
+                self._media(url.path[len("/media/"):])
+            else:
+                self._error(404, f"no such page: {url.path}")
+        except VsgrpoError as e:
+            self._error(404, str(e))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    do_HEAD = do_GET
+
+    def _media(self, rel: str) -> None:
+        from urllib.parse import unquote
+
+        from .io import safe_join
+
+        parts = [unquote(p) for p in rel.split("/") if p]
+        kinds = {"previews": ("image/png", ".png"), "videos": ("video/mp4", ".mp4")}
+        if len(parts) != 3 or parts[0] not in kinds or not parts[2].endswith(kinds[parts[0]][1]):
+            return self._error(404, "media paths are previews/{dataset}/{scene}.png or videos/{dataset}/{scene}.mp4")
+        path = safe_join(self.data.root / parts[0], parts[1], parts[2])
+        if not path.is_file():
+            return self._error(404, f"{parts[0]}/{parts[1]}/{parts[2]} not found")
+        size = path.stat().st_size
+        start, end = 0, size - 1
+        status, extra = 200, {"Accept-Ranges": "bytes"}
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes="):
+            a, _, b = rng[6:].split(",")[0].partition("-")
+            try:
+                start = int(a) if a else max(0, size - int(b))
+                end = min(int(b), size - 1) if a and b else end
+            except ValueError:
+                start, end = 0, size - 1
+            if start > end or start >= size:
+                return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
+            status = 206
+            extra["Content-Range"] = f"bytes {start}-{end}/{size}"
+        with open(path, "rb") as f:
+            f.seek(start)
+            body = f.read(end - start + 1)
+        self._send(status, body, kinds[parts[0]][0], extra)
+
+    # ---- POST
+
+    def do_POST(self):  # noqa: N802
+        url = urlparse(self.path)
+        origin = self.headers.get("Origin")
+        host = self.headers.get("Host", "")
+        if origin and urlparse(origin).netloc != host:
+            return self._error(403, "flags can only be changed from the browse page itself")
+        if url.path != "/api/flag":
+            return self._error(404, f"no such endpoint: {url.path}")
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(min(length, 1 << 16)) or b"{}")
+            qid, flagged = int(body["id"]), bool(body.get("flagged", True))
+            note = str(body.get("note", ""))[:500]
+        except (ValueError, KeyError, TypeError):
+            return self._error(400, 'send JSON {"id": <question id>, "flagged": true|false, "note": "..."}')
+        try:
+            self._json(self.data.flag(qid, flagged, note))
+        except VsgrpoError as e:
+            self._error(404, str(e))
+
+
+def make_server(root: str | os.PathLike, questions: str | os.PathLike | None = None, *, port: int = 8765,
+                host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """A ready (not yet serving) server for ``root``; ``port=0`` picks a free port."""
+    data = BrowseData(root, questions)
+    handler = type("BrowseHandler", (_Handler,), {"data": data})
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as e:
+        raise VsgrpoError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port") from None
+    server.daemon_threads = True
+    server.data = data  # type: ignore[attr-defined]
+    return server
+
+
+def url_of(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}/"
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>vsgrpo data browse</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;display:flex;height:100vh;color:#222}
+#side{width:260px;overflow:auto;border-right:1px solid #ddd;padding:8px;box-sizing:border-box;background:#f7f7f9}
+#side h1{font-size:15px;margin:4px 0 8px} #side .meta{font-size:11px;color:#666;word-break:break-all}
+#scenes{list-style:none;padding:0;margin:8px 0} #scenes li{padding:4px 6px;cursor:pointer;border-radius:4px;font-size:13px}
+#scenes li:hover{background:#e8ecf4} #scenes li.active{background:#cfd9ee} #scenes .n{float:right;color:#666;font-size:11px}
+#main{flex:1;overflow:auto;padding:10px 16px}
+#media{display:flex;gap:12px;flex-wrap:wrap;align-items:flex-start}
+#media img,#media video{height:260px;max-width:100%;border:1px solid #ccc;object-fit:contain;background:#fafafa}
+table{border-collapse:collapse;width:100%;font-size:13px;margin-top:10px}
+th,td{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}
+tr.flagged td{background:#fde8e8;text-decoration:line-through;color:#933} tr.flagged td.act{text-decoration:none}
+.opts{color:#555;font-size:12px} .gt{font-weight:600} button.flag{cursor:pointer}
+#bar{display:flex;gap:10px;align-items:center;margin:8px 0} #status{color:#666;font-size:12px}
+</style></head><body>
+<div id="side"><h1>vsgrpo data browse</h1><div class="meta" id="rootinfo"></div>
+<label>question type <select id="type-filter"><option value="">all</option></select></label>
+<ul id="scenes"></ul></div>
+<div id="main"><h2 id="title">choose a scene</h2>
+<div id="media"></div>
+<div id="bar"><span id="count"></span><span id="status"></span></div>
+<table id="questions"><thead><tr><th>id</th><th>type</th><th>question</th><th>answer</th><th></th></tr></thead>
+<tbody></tbody></table></div>
+<script>
+let info=null, current=null;
+const $=s=>document.querySelector(s);
+function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
+async function getJSON(u,o){const r=await fetch(u,o);const j=await r.json();if(!r.ok)throw new Error(j.error||r.status);return j;}
+async function loadScenes(){
+  info=await getJSON('/api/scenes');
+  $('#rootinfo').textContent='root: '+info.root+' | questions: '+(info.questions_file||'none (pass --questions)')+' | flags: '+info.flags_file;
+  const sel=$('#type-filter');
+  if(sel.options.length===1)for(const t of info.question_types){const o=document.createElement('option');o.value=t;o.textContent=t;sel.appendChild(o);}
+  const ul=$('#scenes');ul.innerHTML='';
+  for(const s of info.scenes){
+    const li=document.createElement('li');li.dataset.key=s.dataset+'/'+s.scene_name;
+    li.innerHTML=esc(s.scene_name)+'<span class="n">'+s.questions+' q'+(s.flagged?' / '+s.flagged+' flagged':'')+'</span>';
+    li.onclick=()=>showScene(s.dataset,s.scene_name);
+    if(current&&li.dataset.key===current.dataset+'/'+current.scene_name)li.classList.add('active');
+    ul.appendChild(li);}
+}
+async function showScene(ds,name){
+  current=await getJSON('/api/scene?dataset='+encodeURIComponent(ds)+'&scene='+encodeURIComponent(name));
+  for(const li of document.querySelectorAll('#scenes li'))li.classList.toggle('active',li.dataset.key===ds+'/'+name);
+  $('#title').textContent=ds+' / '+name+' ('+current.room_size.toFixed(1)+' m\u00b2, '+current.objects.length+' objects)';
+  const s=info.scenes.find(x=>x.dataset===ds&&x.scene_name===name);
+  const q='dataset='+encodeURIComponent(ds)+'&scene='+encodeURIComponent(name);
+  const m=encodeURIComponent(ds)+'/'+encodeURIComponent(name);
+  let h='';
+  if(s&&s.preview)h+='<img class="sheet" alt="contact sheet" src="/media/previews/'+m+'.png">';
+  h+='<img class="plan" alt="floor plan" src="/floorplan.svg?'+q+'">';
+  if(s&&s.video)h+='<video controls muted src="/media/videos/'+m+'.mp4"></video>';
+  $('#media').innerHTML=h;
+  renderQuestions();
+}
+function renderQuestions(){
+  const tb=$('#questions tbody');tb.innerHTML='';
+  if(!current)return;
+  const t=$('#type-filter').value;
+  const rows=current.questions.filter(q=>!t||q.question_type===t);
+  for(const q of rows){
+    const tr=document.createElement('tr');tr.dataset.id=q.id;tr.dataset.type=q.question_type;
+    if(q.flagged)tr.classList.add('flagged');
+    const opts=(q.options||[]).map(esc).join('<br>');
+    tr.innerHTML='<td>'+q.id+'</td><td>'+esc(q.question_type)+'</td><td>'+esc(q.question).replace(/\\n/g,'<br>')+
+      (opts?'<div class="opts">'+opts+'</div>':'')+'</td><td class="gt">'+esc(q.ground_truth)+
+      (q.answer_text!==String(q.ground_truth)?' ('+esc(q.answer_text)+')':'')+'</td>'+
+      '<td class="act"><button class="flag" data-id="'+q.id+'">'+(q.flagged?'unflag':'flag as wrong')+'</button></td>';
+    tb.appendChild(tr);}
+  $('#count').textContent=rows.length+' question(s)'+(t?' of type '+t:'');
+}
+document.addEventListener('click',async ev=>{
+  const b=ev.target.closest('button.flag');if(!b)return;
+  const id=Number(b.dataset.id);const q=current.questions.find(x=>x.id===id);
+  try{const r=await getJSON('/api/flag',{method:'POST',headers:{'Content-Type':'application/json'},
+        body:JSON.stringify({id:id,flagged:!q.flagged})});
+    q.flagged=r.flagged;$('#status').textContent=(r.flagged?'flagged':'unflagged')+' question '+id+' ('+r.flags+' flag(s) saved)';
+    renderQuestions();loadScenes();}
+  catch(e){$('#status').textContent='error: '+e.message;}
+});
+$('#type-filter').onchange=renderQuestions;
+loadScenes().then(()=>{if(info.scenes.length)showScene(info.scenes[0].dataset,info.scenes[0].scene_name);});
+</script></body></html>
+"""
