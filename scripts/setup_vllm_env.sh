@@ -56,43 +56,7 @@ pip_ "$TORCH_PIN"
 #    of torchvision (no cost for processes that never import it).
 SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 if [[ $FLAVOR == cpu ]] && "$PY" -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ else 1)"; then
-  cat > "$SITE/_vsgrpo_tv_ops.py" <<'EOF'
-"""Register torchvision::nms / qnms schemas before torchvision imports (CPU torch build).
-
-Installed by vsgrpo's scripts/setup_vllm_env.sh. Acts once, on the first `import torchvision`.
-"""
-import importlib.abc
-import sys
-
-
-class _Hook(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name != "torchvision":
-            return None
-        sys.meta_path.remove(self)
-        try:
-            import torch
-
-            for schema in ("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-                           "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"):
-                try:
-                    torch._C._dispatch_find_schema_or_throw("torchvision::" + schema.split("(")[0], "")
-                except RuntimeError:
-                    lib = torch.library.Library("torchvision", "FRAGMENT")
-                    lib.define(schema)
-                    _LIBS.append(lib)
-        except Exception:  # never break interpreter start-up
-            pass
-        return None
-
-
-_LIBS = []
-
-
-def install():
-    if not any(isinstance(f, _Hook) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Hook())
-EOF
+  cp scripts/torchvision_ops_hook.py "$SITE/_vsgrpo_tv_ops.py"
   echo "import _vsgrpo_tv_ops; _vsgrpo_tv_ops.install()" > "$SITE/_vsgrpo_tv_ops.pth"
 fi
 

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -61,12 +60,6 @@ def start_paused(spec: str, *args) -> subprocess.Popen:
     return proc
 
 
-def start(*args) -> subprocess.Popen:
-    """``vsgrpo ARGS`` started in the background (for concurrent-writer tests)."""
-    return subprocess.Popen([sys.executable, "-m", "vsgrpo.cli", *map(str, args)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def error_line(r: subprocess.CompletedProcess, code: int = 2) -> str:
     """The one ``vsgrpo: error:`` line of a failed command (warnings may precede it; a traceback may not)."""
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("vsgrpo: error:")]
@@ -91,14 +84,6 @@ def temp_files(root: Path) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------
 # full disk and read-only folders
-
-
-def tmpfs_available() -> bool:
-    """Whether a size-limited tmpfs can be mounted here (root in a container or VM)."""
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        return False
-    with small_disk(1) as d:
-        return d is not None
 
 
 @contextlib.contextmanager
@@ -154,10 +139,6 @@ def read_only(path: Path):
     finally:
         for p, m in modes.items():
             p.chmod(m)
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ CONTINUATION = "<answer> 3 </answer>"
 PROMPT = "How many chair(s) are in this room?"
 
 
-def policy_logprobs(model, processor, frames, fps, continuation_ids):
+def policy_logprobs(model, processor, frames, fps):
     """Log-probs of the prompt's tokens under the training model (same text and video as the engine)."""
     import torch
 
@@ -106,7 +106,7 @@ def run_grpo_check(args, result):
             rollout = attached[-1]
             frames, fps = rollout.trainer.video_loader(str(video))
             v_ids, v_lps = rollout.prompt_logprobs(PROMPT, frames, fps, CONTINUATION)
-            h_ids, h_lps = policy_logprobs(model, rollout.processor, frames, fps, None)
+            h_ids, h_lps = policy_logprobs(model, rollout.processor, frames, fps)
             k = len(rollout.processor.tokenizer(CONTINUATION)["input_ids"])
             checks[tag] = {"ids_equal": v_ids == h_ids, "k": k, "engine": v_lps[-k:], "policy": h_lps[-k:],
                            "gap": tail_gap(v_lps, h_lps, k),

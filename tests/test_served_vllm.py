@@ -26,21 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SIDE = Path(os.environ.get("VSGRPO_VLLM_ENV", ROOT / ".venv-vllm"))
 FRAMES = 8
 
 pytestmark = pytest.mark.slow
-
-
-def _side_python() -> Path:
-    py = SIDE / "bin" / "python"
-    if py.is_file():
-        return py
-    msg = f"vLLM side environment not found at {SIDE} (build it: bash scripts/setup_vllm_env.sh)"
-    if os.environ.get("VSGRPO_REQUIRE_SIDE_ENVS"):
-        pytest.fail(msg + "; VSGRPO_REQUIRE_SIDE_ENVS is set")
-    pytest.skip(msg)
 
 
 def _free_port() -> int:
@@ -104,8 +92,10 @@ class Proxy:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    py = _side_python()
     sys.path.insert(0, str(Path(__file__).parent))
+    from side_envs import side_python
+
+    py = side_python("vllm")
     from train_fixtures import make_train_data
     from vsgrpo.models.tiny import build_tiny_model
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from side_envs import side_env, side_python
 from vsgrpo.errors import VsgrpoError
 from vsgrpo.export.verl import VerlExport, export_verl, from_recipe
 from vsgrpo.prompts import build_prompt
@@ -25,7 +26,7 @@ from vsgrpo.video import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_RECIPE = REPO / "recipes" / "paper" / "vsgrpo-2b.yaml"
-VERL_ENV = Path(os.environ.get("VSGRPO_VERL_ENV") or REPO / ".venv-verl")
+VERL_ENV = side_env("verl")
 VERL_PY = VERL_ENV / "bin" / "python"
 
 # (dataset, scene, frames, (height, width)): sizes that the pixel budgets below resize differently.
@@ -267,12 +268,7 @@ def test_validation_rows_score_as_vsgrpo_eval(data, tmp_path):
 
 
 def _require_verl_env():
-    if VERL_PY.is_file():
-        return
-    if os.environ.get("VSGRPO_REQUIRE_SIDE_ENVS"):
-        pytest.fail(f"verl side environment missing at {VERL_ENV} (VSGRPO_REQUIRE_SIDE_ENVS is set); build it: "
-                    "bash scripts/setup_verl_env.sh")
-    pytest.skip(f"verl side environment not built ({VERL_ENV}); bash scripts/setup_verl_env.sh")
+    side_python("verl")
 
 
 def _side(request: dict, tmp_path: Path) -> dict:

@@ -18,27 +18,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SIDE = Path(os.environ.get("VSGRPO_VLLM_ENV", ROOT / ".venv-vllm"))
-SIDE_PY = SIDE / "bin" / "python"
 
-pytestmark = pytest.mark.slow
-EVAL_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
-
-
-def _side_python() -> Path:
-    if SIDE_PY.is_file():
-        return SIDE_PY
-    msg = f"vLLM side environment not found at {SIDE} (build it: bash scripts/setup_vllm_env.sh)"
-    if os.environ.get("VSGRPO_REQUIRE_SIDE_ENVS"):
-        pytest.fail(msg + "; VSGRPO_REQUIRE_SIDE_ENVS is set")
-    pytest.skip(msg)
+SLOW = pytest.mark.slow
+EVAL_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 
 @pytest.fixture(scope="module")
 def side_run(tmp_path_factory):
     """Build a tiny model + data here (project env), run the hf eval here, then the side process."""
-    py = _side_python()
     sys.path.insert(0, str(Path(__file__).parent))
+    from side_envs import side_python
+
+    py = side_python("vllm")
     from train_fixtures import make_train_data
     from vsgrpo.eval import run_eval
     from vsgrpo.models.tiny import build_tiny_model
@@ -48,7 +39,7 @@ def side_run(tmp_path_factory):
     # why frames whose temporal grid exceeds the spatial one give hf and vLLM different positions.
     data = make_train_data(tmp / "data", n_frames=8, size=(112, 112))
     models = []
-    for family in EVAL_FAMILIES:  # Qwen2.5-VL: its temporal positions come from the sampled fps
+    for family in EVAL_FAMILIES:  # Qwen2.5-VL / Qwen3-VL: temporal positions / timestamps from the sampled fps
         model = build_tiny_model(family, tmp / family, tokenizer="small", hidden_size=128, num_attention_heads=2)
         run_eval(model=str(model), questions=str(data), videos=str(tmp / "data" / "videos"),
                  out=str(tmp / f"eval_hf_{family}"), backend="hf", frames=8, batch_size=4, max_new_tokens=8,
@@ -71,11 +62,13 @@ def _predictions(run: Path) -> dict:
     return {r["id"]: r["prediction"] for r in rows}
 
 
+@SLOW
 def test_side_env_versions(side_run):
     v = side_run["result"]["versions"]
     assert v["vllm"].startswith("0.32") and v["torch"].startswith("2.13") and v["transformers"].startswith("5.19")
 
 
+@SLOW
 def test_vllm_prompts_carry_the_video(side_run):
     """(a) vLLM's prompt ids (vision tokens included) equal the trainer's for the same frames."""
     r = side_run["result"]
@@ -87,6 +80,7 @@ def test_vllm_prompts_carry_the_video(side_run):
     assert r["probe"]["start"]["vision_tokens"] == 64 and r["probe"]["start"]["ids_equal"]
 
 
+@SLOW
 def test_engine_weights_follow_the_policy(side_run):
     """(b) After an optimizer step the engine scores a fixed prompt as the policy does, and differently than before."""
     probe = side_run["result"]["probe"]
@@ -98,6 +92,7 @@ def test_engine_weights_follow_the_policy(side_run):
     assert side_run["result"]["syncs"] >= 3  # TRL asked for a sync at each new optimizer step
 
 
+@SLOW
 def test_rewards_kl_and_gap_logged_as_with_hf(side_run):
     """(c) The same metrics as HF generation, plus the vLLM-vs-training gap, every step."""
     r = side_run["result"]
@@ -116,16 +111,30 @@ def test_rewards_kl_and_gap_logged_as_with_hf(side_run):
     assert r["vllm_samples"] > 0  # samples.jsonl still written (SampleLogger)
 
 
+@SLOW
 @pytest.mark.parametrize("family", EVAL_FAMILIES)
 def test_eval_vllm_greedy_answers_equal_hf(side_run, family):
-    """``eval run --backend vllm`` gives the same greedy answers as ``--backend hf`` (same model, frames, fps).
-
-    Qwen3-VL is left out: see docs/evaluation.md (vLLM 0.32's Qwen3-VL vision tower differs from
-    transformers' on the same pixels for the tiny model).
-    """
+    """``eval run --backend vllm`` gives the same greedy answers as ``--backend hf`` (same model, frames, fps)."""
     r = side_run["result"]
     hf = _predictions(side_run["hf_eval"][family])
     vl = _predictions(Path(r["eval"][family]["output"]))
     assert hf and set(hf) == set(vl)
     assert all(p is not None for p in vl.values())
     assert vl == hf
+
+
+def test_without_vllm_clear_errors(tmp_path):
+    """In the project environment (no vLLM): use_vllm and --backend vllm fail with one clear message."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed in this environment")
+    from vsgrpo.errors import VsgrpoError
+    from vsgrpo.train.config import GRPOConfig
+    from vsgrpo.train.vllm_rollout import make_llm
+
+    cfg = GRPOConfig(model="m", data="d.parquet", use_vllm=True)
+    with pytest.raises(VsgrpoError, match="setup_vllm_env.sh"):
+        cfg.validate(check_paths=False)
+    with pytest.raises(VsgrpoError, match="setup_vllm_env.sh"):
+        make_llm(str(tmp_path))

@@ -135,16 +135,23 @@ def _apply_style(task, q: Question, config: BuildConfig, balancer: LetterBalance
     return replace(q, ground_truth=q.answer, options=None)
 
 
-def questions_table(questions: list[Question]):
-    """The questions as a pyarrow Table in the documented schema."""
+def questions_schema():
+    """The pyarrow schema of a questions parquet (see the module doc); ``data import`` writes it too."""
     import pyarrow as pa
 
-    schema = pa.schema([
+    return pa.schema([
         ("id", pa.int64()), ("dataset", pa.string()), ("scene_name", pa.string()),
         ("question_type", pa.string()), ("question", pa.string()), ("ground_truth", pa.string()),
         ("options", pa.list_(pa.string())), ("answer", pa.string()), ("answer_value", pa.float64()),
         ("objects", pa.list_(pa.string())), ("video", pa.string()), ("extra", pa.string()),
     ])
+
+
+def questions_table(questions: list[Question]):
+    """The questions as a pyarrow Table in the documented schema."""
+    import pyarrow as pa
+
+    schema = questions_schema()
     cols: dict[str, list] = {f.name: [] for f in schema}
     for i, q in enumerate(questions):
         cols["id"].append(i)

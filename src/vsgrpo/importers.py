@@ -321,12 +321,9 @@ def _is_number(text: str) -> bool:
 def _table(rows: list[dict]):
     import pyarrow as pa
 
-    schema = pa.schema([
-        ("id", pa.int64()), ("dataset", pa.string()), ("scene_name", pa.string()),
-        ("question_type", pa.string()), ("question", pa.string()), ("ground_truth", pa.string()),
-        ("options", pa.list_(pa.string())), ("answer", pa.string()), ("answer_value", pa.float64()),
-        ("objects", pa.list_(pa.string())), ("video", pa.string()), ("extra", pa.string()),
-    ])
+    from .dataset import questions_schema
+
+    schema = questions_schema()
     return pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
 
 

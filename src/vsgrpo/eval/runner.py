@@ -17,6 +17,9 @@ all) with no frames, so the run's score minus a normal run's is what the video a
 Rerunning the same command resumes: finished ids are skipped, a line torn by a crash is cut
 off, and the file is compacted to one line per id at the end. Scoring settings may change
 between attempts: every sample is rescored from its stored prediction when the run finishes.
+``config.json`` is written before the first sample; a rerun with other settings, or into a
+folder whose samples have no readable ``config.json``, is refused unless ``overwrite``. One
+process writes a run folder at a time (``io.run_lock``). See docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -53,8 +53,10 @@ def select(kind: str, pools: Sequence[Sequence[Question]], cap: int | None,
            rng: np.random.Generator) -> list[list[int]]:
     """Indices chosen from each scene's candidates (``pools[i]``), at most ``cap`` per scene,
     filled round by round with the rarest answer so far. Returned sorted (candidate order)."""
+    if cap is None:  # every valid question is kept: nothing to choose (trimming still applies)
+        return [list(range(len(p))) for p in pools]
     keys = [[answer_key(kind, q) for q in pool] for pool in pools]
-    limit = [len(p) if cap is None else min(cap, len(p)) for p in pools]
+    limit = [min(cap, len(p)) for p in pools]
     left = [list(range(len(p))) for p in pools]
     chosen: list[list[int]] = [[] for _ in pools]
     counts: Counter = Counter()
@@ -91,14 +93,18 @@ def trim(kind: str, questions: Sequence[Question], rng: np.random.Generator) -> 
         n_choices = _closed_choices(questions)
         if n_choices is None:
             return keep
+        share = 1 / n_choices + MCA_TOLERANCE
         while budget > 0:
             counts = Counter(questions[i].answer for i in keep)
             top, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-            if n / len(keep) <= 1 / n_choices + MCA_TOLERANCE:
+            if n / len(keep) <= share:
                 break
+            # Removing r of the top answer's questions gives (n - r) / (N - r) <= share.
+            r = min(budget, max(1, math.ceil((n - share * len(keep)) / (1 - share))))
             victims = [i for i in keep if questions[i].answer == top]
-            keep.remove(victims[int(rng.integers(len(victims)))])
-            budget -= 1
+            drop = set(rng.choice(len(victims), size=min(r, len(victims)), replace=False).tolist())
+            keep = [i for i in keep if i not in {victims[k] for k in drop}]
+            budget -= len(drop)
         return keep
     from ..eval.baselines import best_constant
 
@@ -107,10 +113,12 @@ def trim(kind: str, questions: Sequence[Question], rng: np.random.Generator) -> 
         c, score = best_constant(values[keep])
         if score <= NA_TARGET:
             break
-        # Drop one of the questions the constant scores best on (ties at random).
+        # Drop the questions the constant scores best on (nearest first, ties at random), 1% at a
+        # time so that a large task needs at most about a hundred rounds.
+        step = min(budget, max(1, len(keep) // 100))
         rel = np.abs(c - values[keep]) / values[keep]
-        best = rel.min()
-        victims = [i for i, r in zip(keep, rel) if r <= best + 1e-12]
-        keep.remove(victims[int(rng.integers(len(victims)))])
-        budget -= 1
+        order = np.lexsort((rng.random(len(keep)), rel))[:step]
+        gone = {keep[k] for k in order.tolist()}
+        keep = [i for i in keep if i not in gone]
+        budget -= len(gone)
     return keep

@@ -75,6 +75,32 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._gen_embeds: list | None = None
         self._last_rewards = None
         super().__init__(*args, **kwargs)
+        self._unhook_frozen_tower()
+
+    def _unhook_frozen_tower(self) -> None:
+        """Undo ``enable_input_require_grads`` inside a frozen vision tower.
+
+        Under LoRA + gradient checkpointing TRL calls ``model.enable_input_require_grads()``, which
+        hooks every input-embedding layer, the vision patch embedding included: the loss pass then
+        builds a graph through the whole frozen tower and back-propagates through it for nothing (no
+        parameter there trains; the language model's inputs still require grad through the text
+        embeddings). Removing the hook inside a frozen tower stops that (with ``share_video_work``, also
+        for families whose embeddings are not reused, e.g. Qwen3-VL). Called after
+        construction and before every log-prob pass: re-enabling gradient checkpointing (after each
+        generation, at ``train()``) re-applies the hook.
+        """
+        if not self.share_video_work:  # the path before issue 12, kept as it was for comparison
+            return
+        try:
+            tower = self.family.vision_tower(self._hf_model())
+        except AttributeError:
+            return
+        if tower is None or any(p.requires_grad for p in tower.parameters()):
+            return
+        for module in tower.modules():
+            for key, fn in list(module._forward_hooks.items()):
+                if getattr(fn, "__name__", "") == "make_inputs_require_grads":
+                    del module._forward_hooks[key]
 
     # ------------------------------------------------------------------ shared vision work
     def _hf_model(self):
@@ -216,6 +242,7 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
                                            compute_entropy=False, compute_aux_loss=False, **kwargs):
+        self._unhook_frozen_tower()  # generation re-enables gradient checkpointing, which re-applies the hook
         pieces = self._active_video
         if pieces is None:
             return super()._get_per_token_logps_and_entropies(

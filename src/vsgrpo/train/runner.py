@@ -9,10 +9,14 @@ Each returns the run folder, which holds::
       runs/                  TensorBoard event files (transformers default layout)
       checkpoint-N/          every save_steps: weights/adapter, optimizer, scheduler, RNG, trainer state
       final/                 the trained model (or LoRA adapter) and its processor
+      finished.json          written after final/: the run is complete
+      .vsgrpo.lock           held while a process writes the folder (one writer; see docs/reliability.md)
 
-``resume=True`` continues from the newest ``checkpoint-N`` (optimizer, scheduler, RNG and data
-position restored by the transformers Trainer); metrics.jsonl lines after that step, written by
-the interrupted run, are dropped so the log continues without duplicates.
+``resume=True`` continues from the newest intact ``checkpoint-N`` (optimizer, scheduler, RNG and
+data position restored by the transformers Trainer; damaged newer checkpoints are skipped with a
+warning); metrics.jsonl lines after that step, written by the interrupted run, are dropped so the
+log continues without duplicates. Resuming a finished run does nothing; resuming with other
+settings (beyond RESUMABLE_CHANGES) is refused; ``overwrite=True`` starts over.
 """
 
 from __future__ import annotations

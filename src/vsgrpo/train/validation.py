@@ -99,12 +99,14 @@ class ValidationCallback(TrainerCallback):
             return
         overall = results.get("overall")
         scores = {k: v for k, v in (results.get("scores") or {}).items() if isinstance(v, (int, float))}
-        metrics = self.trainer._metrics["train"] if hasattr(self.trainer, "_metrics") else None
-        logged = {"eval/overall": overall, **{f"eval/{k}": v for k, v in scores.items()}}
-        if metrics is not None:
+        values = {"eval/overall": overall, **{f"eval/{k}": v for k, v in scores.items()}}
+        logged = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        metrics = getattr(self.trainer, "_metrics", {}).get("train")
+        if step == 0 or metrics is None:
+            self.trainer.log(dict(logged))  # before training: a log row of its own, at step 0
+        else:  # with this step's training metrics (on_step_end forces a log at this step)
             for k, v in logged.items():
-                if isinstance(v, (int, float)):
-                    metrics[k].append(float(v))
+                metrics[k].append(v)
         best = False
         if checkpoint and isinstance(overall, (int, float)) and step > 0:
             if state.best_metric is None or overall > state.best_metric:

@@ -22,7 +22,8 @@ TRL's importance-sampling correction and its ``sampling/*`` metrics work unchang
   then the prefix, encoder and multimodal caches are reset (without the resets the next video
   generation fails with "Encoder cache miss" on the CPU backend).
 - **Log-probs.** vLLM returns the sampled tokens' log-probs (raw at temperature 1, else
-  ``processed_logprobs`` as TRL; see :meth:`VideoVLLMRollout.logprobs_mode`); the training model recomputes them as with HF generation. The gap is logged each step as
+  ``processed_logprobs`` as TRL; see :meth:`VideoVLLMRollout.logprobs_mode`); the training model
+  recomputes them as with HF generation. The gap is logged each step as
   ``vllm/logp_gap_mean`` / ``vllm/logp_gap_max`` (mean / max absolute per-token difference over
   completion tokens), and TRL's ``vllm_importance_sampling_correction`` corrects for it when on.
 """

@@ -62,7 +62,9 @@ class VLLMBackend:
         params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens,
                                 logit_bias={i: -100.0 for i in self.suppress} or None)
         outputs = self.llm.generate(self.prompts(requests), params, use_tqdm=False)
-        return [o.outputs[0].text for o in outputs]
+        # Decoded by the processor, as the hf backend does: vLLM's incremental detokenizer drops an
+        # incomplete UTF-8 sequence at the end of a cut-off answer where hf renders U+FFFD.
+        return self.processor.batch_decode([list(o.outputs[0].token_ids) for o in outputs], skip_special_tokens=True)
 
     def close(self) -> None:
         self.llm = None

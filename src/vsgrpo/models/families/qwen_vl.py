@@ -245,7 +245,10 @@ class Qwen3VLFamily(QwenVLFamily):
         import transformers as tf
 
         size = {"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 16}
-        return tf.Qwen3VLProcessor(image_processor=tf.Qwen2VLImageProcessor(size=size, patch_size=16),
+        # Qwen3-VL normalises images and video with mean = std = 0.5 (as its released checkpoints); vLLM's
+        # fused input normalisation reads the image processor's values for video too.
+        image = tf.Qwen2VLImageProcessor(size=size, patch_size=16, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+        return tf.Qwen3VLProcessor(image_processor=image,
                                    video_processor=tf.Qwen3VLVideoProcessor(size=size),
                                    tokenizer=tokenizer, chat_template=self.chat_template)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ... import scene_files as sf
 from ...errors import VsgrpoError
-from ...io import ensure_writable_dir, remove_stale_temps, run_lock, safe_join, write_json
+from ...io import remove_stale_temps, run_lock, safe_join, write_json
 from ...progress import progress
 from ...scene import Visibility, parse_scene
 from .render import Renderer
