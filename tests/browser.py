@@ -103,7 +103,8 @@ class Chromium:
         """A real left click in the middle of the first element matching ``selector``."""
         box = self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
                             " if (!e) return null; e.scrollIntoView({block: 'center'});"
-                            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+                            " const r = e.getBoundingClientRect();"
+                            " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
         if box is None:
             raise RuntimeError(f"nothing matches {selector}")
         x, y = box

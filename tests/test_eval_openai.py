@@ -177,7 +177,7 @@ def test_vllm_backend_absent_gives_clear_error(data, tmp_path):
     from vsgrpo.eval import run_eval
 
     root, _ = data
-    with pytest.raises(VsgrpoError, match="pip install 'vsgrpo\\[vllm\\]'"):
+    with pytest.raises(VsgrpoError, match="setup_vllm_env.sh"):
         run_eval(model="some/model", questions=str(root / "q.parquet"), videos=str(root / "videos"),
                  out=str(tmp_path / "v"), backend="vllm", limit=1)
 

@@ -16,12 +16,14 @@ import pytest
 from fault_harness import (error_line, file_size_limit, read_only, run_cli, run_killed, small_disk, start_paused, temp_files,
                            tree)
 
+# (commit 1 is build_config.json, the settings, stored before the work)
 KILLS = [
     ("while making questions", "vsgrpo.dataset:_apply_style:5:after", "old"),
     ("questions made, nothing written", "vsgrpo.dataset:write_dataset:1:before", "old"),
-    ("both files written, none renamed", "vsgrpo.io:commit:1:before", "old parquet only"),
-    ("between the two renames", "vsgrpo.io:commit:1:after", "new parquet only"),
+    ("both files written, none renamed", "vsgrpo.io:commit:2:before", "old parquet only"),
+    ("between the two renames", "vsgrpo.io:commit:2:after", "new parquet only"),
 ]
+SETTINGS = "build_config.json"
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,11 @@ def _hidden_temps(out):
 def test_kill_then_rerun_equals_uninterrupted(moment, spec, after_kill, meta, reference, earlier, tmp_path):
     out = _prefilled(meta, tmp_path)
     run_killed(spec, "data", "build", "--meta", meta, "--out", out, "--tasks",
-               "object_counting,object_size_estimation")
+               "object_counting,object_size_estimation", "--overwrite")  # the earlier build has another seed
     files = {k: v for k, v in tree(out).items() if not k.endswith(".tmp")}
+    # the new settings were stored before the work: a plain rerun of the killed command is accepted
+    assert files.pop(SETTINGS) == reference[SETTINGS]
+    earlier = {k: v for k, v in earlier.items() if k != SETTINGS}
     # Never a new parquet beside an old summary: the old summary goes before the new parquet comes.
     if after_kill == "old":
         assert files == earlier  # the earlier build is untouched
@@ -120,3 +125,48 @@ def test_read_only_output(meta, tmp_path):
         r = _build(meta, out)
     assert "writable" in error_line(r)
     assert list(out.iterdir()) == []
+
+
+# --- settings: one folder, one set of build settings (issue 14) ------------------------------
+
+
+def test_rerun_with_other_settings_is_refused_unless_overwrite(meta, reference, earlier, tmp_path):
+    out = _prefilled(meta, tmp_path)  # built with --seed 1
+    before = tree(out)
+    line = error_line(_build(meta, out))  # --seed 0
+    assert "--seed 1, not 0" in line and "--overwrite" in line
+    assert tree(out) == before  # nothing touched
+    line = error_line(_build(meta, out, "--seed", "1", "--style", "train"))
+    assert "--style bench, not train" in line
+    r = _build(meta, out, "--seed", "1")  # the same settings: rebuilds in place
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == before
+    r = _build(meta, out, "--overwrite")
+    assert r.returncode == 0, r.stderr
+    _assert_complete(out, reference)
+
+
+def test_task_order_is_not_a_setting(meta, reference, tmp_path):
+    out = tmp_path / "ds"
+    assert _build(meta, out).returncode == 0
+    r = run_cli("data", "build", "--meta", meta, "--out", out, "--tasks", "object_size_estimation,object_counting")
+    assert r.returncode == 0, r.stderr  # the same tasks in another order build the same questions
+    files = tree(out)
+    assert files["questions.parquet"] == reference["questions.parquet"] and files[SETTINGS] == reference[SETTINGS]
+    line = error_line(run_cli("data", "build", "--meta", meta, "--out", out, "--tasks", "object_counting"))
+    assert "--tasks object_counting,object_size_estimation, not object_counting" in line
+
+
+def test_older_build_without_settings_is_accepted_and_labelled(meta, reference, tmp_path):
+    out = _prefilled(meta, tmp_path)
+    (out / SETTINGS).unlink()  # made before settings were stored: unknown, accepted
+    r = _build(meta, out)
+    assert r.returncode == 0, r.stderr
+    _assert_complete(out, reference)
+
+
+def test_unreadable_settings_are_refused(meta, tmp_path):
+    out = _prefilled(meta, tmp_path)
+    (out / SETTINGS).write_text("{\"seed\": ")
+    assert "cannot be read" in error_line(_build(meta, out, "--seed", "1"))
+    assert _build(meta, out, "--seed", "1", "--overwrite").returncode == 0

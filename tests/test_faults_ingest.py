@@ -114,3 +114,54 @@ def test_read_only_output(raw, tmp_path):
     with read_only(out):
         assert "writable" in error_line(_ingest(raw, out))
     assert list(out.iterdir()) == []
+
+
+# --- settings: one root, one set of settings per source (issue 14) ---------------------------
+
+SETTINGS = "ingest_config.json"
+
+
+def test_rerun_with_other_settings_is_refused_unless_overwrite(raw, reference, tmp_path):
+    out = tmp_path / "root"
+    assert _ingest(raw, out).returncode == 0
+    line = error_line(_ingest_args(raw, out, "--frame-step", "2"))
+    assert "--frame-step 1, not 2" in line and "--overwrite" in line
+    assert tree(out) == reference  # nothing touched
+    # what does not change a scene's files does not count: workers, which scenes
+    r = _ingest_args(raw, out, "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == reference
+    r = _ingest_args(raw, out, "--scenes", SCENES[0])
+    assert r.returncode == 0, r.stderr
+    # --overwrite starts the source over: equals a fresh run with the new settings
+    fresh = tmp_path / "fresh"
+    assert _ingest_args(raw, fresh, "--frame-step", "2").returncode == 0
+    r = _ingest_args(raw, out, "--frame-step", "2", "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == tree(fresh)
+    assert "--frame-step 2, not 1" in error_line(_ingest(raw, out))
+
+
+def test_other_label_map_is_another_setting(raw, tmp_path):
+    out = tmp_path / "root"
+    labels = tmp_path / "labels.tsv"  # ScanNet's --labels: its label table
+    text = (raw / "scannetv2-labels.combined.tsv").read_text()
+    labels.write_text(text)
+    r = _ingest_args(raw, out, "--labels", labels)
+    assert r.returncode == 0, r.stderr
+    assert _ingest_args(raw, out, "--labels", labels).returncode == 0  # same contents: accepted
+    labels.write_text(text + "999\tpouf\tchair\t1\t5\t4\tchair\tchair\tchair\n")
+    assert "--labels" in error_line(_ingest_args(raw, out, "--labels", labels))
+
+
+def test_older_root_without_settings_is_accepted_and_labelled(raw, reference, tmp_path):
+    out = tmp_path / "root"
+    assert _ingest(raw, out).returncode == 0
+    (out / SETTINGS).unlink()
+    assert _ingest_args(raw, out, "--frame-step", "2").returncode == 0  # unknown settings: accepted
+    assert json.loads((out / SETTINGS).read_text())["scannet"]["frame_step"] == 2
+
+
+def _ingest_args(raw, out, *extra):
+    return run_cli("data", "ingest", "--source", "scannet", "--root", raw, "--out", out, "--include-eval-scenes",
+                   *extra)

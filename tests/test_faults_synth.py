@@ -128,3 +128,48 @@ def test_symlinked_data_root_folders_are_allowed(reference, tmp_path):
     r = _synth(out)
     assert r.returncode == 0, r.stderr
     assert (elsewhere / "synthetic" / f"{NAMES[0]}.mp4").is_file()
+
+
+# --- settings: one root, one set of scene settings (issue 14) --------------------------------
+
+SETTINGS = "synth_config.json"
+
+
+def test_other_settings_are_refused_even_for_new_scenes(reference, tmp_path):
+    """Another seed adds scenes to a root, but not with other frames/size/fps: that used to mix silently."""
+    out = tmp_path / "root"
+    assert _synth(out).returncode == 0
+    line = error_line(_synth(out, "--seed", "1", "--frames", "6"))
+    assert "--frames 8, not 6" in line and "--overwrite" in line
+    assert "--size 64x48, not 96x48" in error_line(_synth(out, "--size", "96x48"))
+    assert tree(out) == reference  # nothing touched
+    r = _synth(out, "--workers", "2")  # what does not change a scene does not count
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == reference
+
+
+def test_settings_are_stored_before_the_first_scene(tmp_path):
+    out = tmp_path / "root"
+    run_killed("vsgrpo.sources.synthetic.render:Renderer.render:2:after", "data", "synth", *ARGS, "--out", out)
+    assert not list((out / "meta").rglob("*.json"))  # no scene finished
+    assert "--frames 8, not 6" in error_line(_synth(out, "--frames", "6"))
+
+
+def test_overwrite_starts_the_synthetic_scenes_over(tmp_path):
+    out, fresh = tmp_path / "root", tmp_path / "fresh"
+    assert _synth(out, "--scenes", "1").returncode == 0
+    assert _synth(out, "--scenes", "1", "--seed", "4").returncode == 0  # a second seed in the same root
+    assert _synth(fresh, "--scenes", "1", "--frames", "6").returncode == 0
+    r = _synth(out, "--scenes", "1", "--frames", "6", "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == tree(fresh)  # the scenes of both seeds with the old settings are gone
+
+
+def test_older_root_without_settings_file_is_checked_against_its_scenes(reference, tmp_path):
+    out = tmp_path / "root"
+    assert _synth(out).returncode == 0
+    (out / SETTINGS).unlink()  # made before the file existed: the scene markers tell the settings
+    assert "--frames 8, not 6" in error_line(_synth(out, "--seed", "1", "--frames", "6"))
+    r = _synth(out)
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == reference

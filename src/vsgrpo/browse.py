@@ -22,7 +22,6 @@ import math
 import os
 import threading
 from collections import defaultdict
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse

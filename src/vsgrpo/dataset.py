@@ -247,9 +247,29 @@ def load_scenes(meta: str | os.PathLike) -> SceneIndex:
     return index
 
 
-def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig) -> dict:
-    """``vsgrpo data build``: questions from every scene in ``meta`` into ``out``."""
-    from .io import remove_stale_temps, run_lock, safe_join
+#: the settings of a build, stored in OUT before the work (see :func:`build_settings`)
+BUILD_CONFIG_FILE = "build_config.json"
+_BUILD_FLAGS = {"meta": "--meta", "style": "--style", "distance": "--distance", "per_scene": "--per-scene",
+                "seed": "--seed", "tasks": "--tasks", "na_options": "--na-options",
+                "appearance_threshold": "--appearance-threshold", "balance": "balance (--no-balance)"}
+
+
+def build_settings(meta: str | os.PathLike, config: BuildConfig) -> dict:
+    """What a build's output depends on besides the scenes' contents: the meta folder and every
+    :class:`BuildConfig` field (tasks resolved, so ``--tasks b,a`` equals ``--tasks a,b``)."""
+    settings = {"meta": os.path.abspath(meta)}
+    for k, v in asdict(config).items():
+        settings[k] = task_names(config.tasks) if k == "tasks" else (list(v) if isinstance(v, tuple) else v)
+    return settings
+
+
+def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig, *, overwrite: bool = False) -> dict:
+    """``vsgrpo data build``: questions from every scene in ``meta`` into ``out``.
+
+    The settings are stored in ``out/build_config.json`` before the work; a rebuild into ``out``
+    with other settings is refused unless ``overwrite`` (the same settings rebuild in place).
+    """
+    from .io import check_settings, remove_stale_temps, run_lock, safe_join
 
     index = load_scenes(meta)
     for dataset, name in index:  # the video column is "{dataset}/{scene_name}.mp4": it must stay in the root
@@ -264,6 +284,8 @@ def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig) 
     flagged = set(load_flags(root)) if root is not None else set()  # `data browse` flags: left out
     with run_lock(out, "data build") as folder:  # fail before the long work; one build per folder
         remove_stale_temps(folder, recursive=False)
+        check_settings(folder / BUILD_CONFIG_FILE, build_settings(meta, config), overwrite=overwrite,
+                       what="questions built", flags=_BUILD_FLAGS)
         left_out: list[Question] = []
         questions = build_questions(index, config, exclude=flagged, excluded=left_out)
         summary = summarize(questions, config, len(index))

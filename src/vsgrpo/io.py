@@ -179,6 +179,70 @@ def remove_stale_temps(folder: str | os.PathLike, *, recursive: bool = True,
 
 
 # ---------------------------------------------------------------------------------------------
+# the settings an output folder was made with
+
+
+def read_settings(path: str | os.PathLike) -> dict | None:
+    """The settings stored by :func:`check_settings` at ``path``; ``None`` when there is no file.
+
+    Raises ``ValueError`` (or ``OSError``) when the file exists but is not a readable JSON object
+    (edited, damaged): the caller decides what unknown settings mean.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def check_settings(path: str | os.PathLike, settings: dict, *, overwrite: bool = False, old: dict | None = None,
+                   section: str | None = None, what: str = "output", flags: dict[str, str] | None = None) -> None:
+    """Refuse to write into a folder made with other settings; then store ``settings`` at ``path``.
+
+    ``settings``: only what changes the output (never workers, progress, ...). They are compared
+    key by key with the stored file (or with ``old`` when the file does not exist: settings known
+    another way, e.g. from an older output's markers); keys the stored settings lack (a setting
+    added later) are not compared. No file and no ``old`` means an older output whose settings
+    are unknown: accepted. A file that exists but cannot be read is refused (it cannot be
+    matched). ``overwrite`` (``--overwrite``) skips the check. ``section``: the file holds one
+    entry per section (e.g. per ingest source) and only this one is compared and replaced.
+    ``flags`` maps a key to the flag that sets it, for the message. The file is written
+    atomically before any work, so a crash cannot lose it.
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        stored = read_settings(path)
+    except (OSError, ValueError) as e:
+        if not overwrite:
+            raise VsgrpoError(f"{path} cannot be read ({e}), so the settings {folder} was made with are "
+                              "unknown; pass --overwrite to start over (or choose another --out)") from None
+        stored = None
+    mine = stored if section is None else (stored or {}).get(section)
+    if mine is None:
+        mine = old
+    if not overwrite and isinstance(mine, dict):
+        for key, new in settings.items():
+            if key in mine and mine[key] != new:
+                flag = (flags or {}).get(key, key)
+                raise VsgrpoError(f"{folder} holds {what} made with other settings: {flag} {_shown(mine[key])}, "
+                                  f"not {_shown(new)}; "
+                                  "use the same settings, choose another --out, or pass --overwrite to replace it")
+    write_json(path, settings if section is None else {**(stored or {}), section: settings})
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "(none)"
+    if value is None:
+        return "(default)"
+    return json.dumps(value) if isinstance(value, str) and not value else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
 # full disks, read-only folders
 
 #: errno values that mean "the output cannot be written": the CLI turns them into one line

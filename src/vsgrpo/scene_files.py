@@ -56,6 +56,19 @@ def preview_path(root, dataset: str, scene: str) -> Path:
     return safe_join(root, PREVIEW_DIR, dataset, f"{scene}.png")
 
 
+def remove_dataset(root: Path, dataset: str) -> None:
+    """Delete one dataset's scenes from a data root (its meta file and its folder in each data
+    folder); other datasets' files stay. ``--overwrite`` of ``data ingest`` and ``data synth``."""
+    import shutil
+
+    meta_path(root, dataset).unlink(missing_ok=True)  # first: no scene stays listed without its files
+    for d in DATA_DIRS:
+        folder = safe_join(root, d, dataset)
+        if d != META_DIR and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)  # a linked folder (videos/scannet -> elsewhere) is left alone: its
+            # files are no longer listed in the meta file and are overwritten scene by scene
+
+
 def _save_npz(target: Path, **arrays) -> None:
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f:

@@ -35,6 +35,9 @@ def _add_synth(sub) -> None:
     p.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10: 12 s videos)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: one per core, at most 4)")
     p.add_argument("--no-ceiling", action="store_true", help="render rooms without a ceiling")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over: delete the synthetic scenes already in --out (made with other --frames/--size/"
+                        "--fps/--no-ceiling; such a run is refused otherwise)")
     p.set_defaults(func=_run_synth)
 
 
@@ -43,7 +46,7 @@ def _run_synth(args) -> int:
 
     cfg = SynthConfig(scenes=args.scenes, seed=args.seed, frames=args.frames, width=args.size[0],
                       height=args.size[1], fps=args.fps, workers=args.workers, ceiling=not args.no_ceiling)
-    names = generate_dataset(args.out, cfg)
+    names = generate_dataset(args.out, cfg, overwrite=args.overwrite)
     print(f"{len(names)} synthetic scenes in {args.out} (meta/synthetic_meta_info.json, videos/synthetic/)")
     return 0
 
@@ -71,6 +74,9 @@ def _add_ingest(sub) -> None:
     p.add_argument("--include-eval-scenes", action="store_true",
                    help="also ingest VSI-Bench evaluation scenes (excluded by default: keep them out of training)")
     p.add_argument("--eval-scenes", help="extra eval scene list (lines 'dataset/scene'), added to the built-in one")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start this source over: delete its scenes already in --out (they were ingested with "
+                        "other --frame-step/--labels; such a rerun is refused otherwise)")
     p.set_defaults(func=_run_ingest)
 
 
@@ -87,7 +93,8 @@ def _run_ingest(args) -> int:
     cfg = IngestConfig(source=args.source, root=Path(args.root), out=Path(args.out), scenes=scenes,
                        labels=Path(args.labels) if args.labels else None, workers=args.workers,
                        frame_step=args.frame_step, include_eval_scenes=args.include_eval_scenes,
-                       eval_scenes_file=Path(args.eval_scenes) if args.eval_scenes else None)
+                       eval_scenes_file=Path(args.eval_scenes) if args.eval_scenes else None,
+                       overwrite=args.overwrite)
     rep = run_ingest(cfg)
     print(f"{len(rep.written)} {args.source} scenes written to {args.out}; {len(rep.failures)} failed "
           f"(see {Path(args.out) / 'failures.json'}); {len(rep.excluded)} VSI-Bench eval scenes skipped")
@@ -153,6 +160,9 @@ def _add_build(sub) -> None:
                    help="keep a random subset per scene, as VSI-Bench did, instead of choosing questions so that "
                         "no constant answer scores well (default: balanced; the summary prints each task's "
                         "chance (frequency) either way; see docs/questions.md)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a build in --out made with other settings (refused otherwise; a rerun with the "
+                        "same settings rebuilds in place)")
     p.set_defaults(func=_run_build)
 
 
@@ -175,7 +185,7 @@ def _run_build(args) -> int:
     cfg = BuildConfig(style=pick("style", "bench"), distance=pick("distance", "closest"),
                       per_scene=pick("per_scene", 6), seed=args.seed, tasks=tasks, na_options=args.na_options,
                       appearance_threshold=args.appearance_threshold, balance=pick("balance", True))
-    summary = build(args.meta, args.out, cfg)  # rows carry their threshold: `data verify` needs no flag
+    summary = build(args.meta, args.out, cfg, overwrite=args.overwrite)  # rows carry their threshold: `data verify` needs no flag
     print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {args.out}/questions.parquet")
     print(format_build_summary(summary))
     if summary.get("flagged_left_out"):

@@ -86,9 +86,11 @@ def results_table(runs: dict[str, dict], *, baselines: dict[str, dict] | None = 
 
 
 def bar_chart(runs: dict[str, dict], path: str | os.PathLike, *, title: str = "VSI-Bench",
-              columns: tuple[str, ...] | list[str] | None = None, dpi: int = 120) -> Path:
+              columns: tuple[str, ...] | list[str] | None = None, dpi: int = 120,
+              reference: dict[str, dict] | None = None) -> Path:
     """Grouped bar chart (PNG): one group per score column (default Avg and the tasks), one colour per run,
-    each bar's value on top. Written atomically."""
+    each bar's value on top. ``reference``: rows drawn as a short line across each group (e.g. the chance
+    rows, :func:`vsgrpo.eval.baselines.table_rows`); undefined values are skipped. Written atomically."""
     import numpy as np
 
     columns = table_columns() if columns is None else columns
@@ -104,6 +106,14 @@ def bar_chart(runs: dict[str, dict], path: str | os.PathLike, *, title: str = "V
         for bar, v in zip(bars, vals):
             ax.annotate(fmt(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
                         va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")
+    for k, (name, row) in enumerate((reference or {}).items()):
+        style = ("--", ":", "-.")[k % 3]
+        for j, c in enumerate(columns):
+            v = score_value(row, c)
+            if v is not None:
+                ax.hlines(v, x[j] - 0.42, x[j] + 0.42, colors="black", linestyles=style, linewidth=1.0,
+                          label=name if j == next(i for i, cc in enumerate(columns)
+                                                  if score_value(row, cc) is not None) else None)
     ax.set_xticks(x, [column_label(c) for c in columns], fontsize=8 if len(columns) > 9 else None)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 105)

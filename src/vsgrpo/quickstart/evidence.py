@@ -112,14 +112,20 @@ def seed_section(doc, summary: dict, out: Path, cols: list[str], labels) -> dict
                  for r in runs.values() if r.get("grpo") and r.get(before)]
         if len(gains) == len(seeds):
             g_mean, g_sd = _mean_sd(gains)
-            spread = max(stats.get(before, {}).get("overall", (0, 0))[1], stats.get("grpo", {}).get("overall", (0, 0))[1])
-            exceeds = g_mean > spread
+            spread = max(stats.get(st, {}).get("overall", (0, 0))[1] for st in (before, "grpo"))
+            exceeds = abs(g_mean) > spread
             verdict = {"before": before, "gain_mean": g_mean, "gain_sd": g_sd, "spread": spread, "exceeds": exceeds,
                        "gains": gains}
+            if exceeds and min(gains) > 0:
+                tail = "; GRPO is better than " + before + " for every seed."
+            elif exceeds and max(gains) < 0:
+                tail = "; GRPO is worse than " + before + " for every seed."
+            else:
+                tail = "."
             doc.p(f"GRPO's gain over {before} (Avg): {g_mean:+.1f} ± {g_sd:.1f} points (per seed: "
                   + ", ".join(f"{g:+.1f}" for g in gains) + f"); the seed-to-seed spread (the larger sd of the two "
-                  f"stages) is {spread:.1f}. The gain {'exceeds' if exceeds else 'does NOT exceed'} the spread"
-                  + (" and is positive for every seed." if exceeds and min(gains) > 0 else "."))
+                  f"stages) is {spread:.1f}. The difference {'exceeds' if exceeds else 'is within'} the spread"
+                  + tail)
     return {"stats": stats, "gain": verdict}
 
 

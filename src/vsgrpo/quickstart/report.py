@@ -292,8 +292,9 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
                   "best constant on the training set) scored on the held-out questions, i.e. what a model that "
                   "learned only the training answer prior would score. Their Avg is the mean of the defined task "
                   "values. Rows marked (blind) are the same models evaluated without video.")
-        doc.img(bar_chart(evals, plots / "scores.png", title="Held-out scores per stage", columns=cols, dpi=110),
-                "per-task held-out scores per stage")
+        doc.img(bar_chart(evals, plots / "scores.png", title="Held-out scores per stage", columns=cols, dpi=110,
+                          reference={k: v for k, v in chance.items() if k != evidence.PRIOR_LABEL}),
+                "per-task held-out scores per stage (lines: chance rows)")
         evidence.vision_minus_blind(doc, evals, blind, cols, column_label)
     else:
         doc.p("No evaluation finished.")

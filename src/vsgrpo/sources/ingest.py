@@ -17,15 +17,17 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import VsgrpoError
-from ..io import ensure_writable_dir, is_write_error, remove_stale_temps, run_lock, write_json
+from ..io import check_settings, ensure_writable_dir, is_write_error, remove_stale_temps, run_lock, write_json
 from ..progress import progress
 from ..scene import read_meta_file, write_meta_file
-from ..scene_files import DATA_DIRS, meta_path
+from ..scene_files import DATA_DIRS, meta_path, remove_dataset
 from . import SOURCES
 from .errors import IngestError
 
 FAILURES_FILE = "failures.json"
 SUMMARY_FILE = "ingest_summary.json"
+#: per source, the settings its scenes were ingested with (stored before the work; see run_ingest)
+CONFIG_FILE = "ingest_config.json"
 
 
 @dataclass
@@ -39,6 +41,21 @@ class IngestConfig:
     frame_step: int = 1
     include_eval_scenes: bool = False
     eval_scenes_file: Path | None = None
+    overwrite: bool = False  # replace this source's scenes ingested with other settings
+
+    def settings(self) -> dict:
+        """What changes a scene's files: the frame step and the label map's contents. Which scenes
+        (--scenes, --split, eval-scene exclusion), --root and --workers do not count: runs with
+        other scenes add to the root."""
+        import hashlib
+
+        labels = None
+        if self.labels is not None:
+            try:
+                labels = "sha256:" + hashlib.sha256(Path(self.labels).read_bytes()).hexdigest()
+            except OSError as e:
+                raise VsgrpoError(f"cannot read --labels {self.labels}: {e.strerror or e}") from None
+        return {"frame_step": self.frame_step, "labels": labels}
 
 
 @dataclass
@@ -123,10 +140,17 @@ def run_ingest(cfg: IngestConfig) -> IngestReport:
         evals = load_eval_scenes(cfg.eval_scenes_file)
         report.excluded = [n for n in names if f"{dataset}/{n}" in evals or n in evals]
         names = [n for n in names if n not in set(report.excluded)]
+    settings = cfg.settings()
     out = ensure_writable_dir(cfg.out)
     with run_lock(out, f"data ingest --source {cfg.source}"):
         remove_stale_temps(out, subdirs=DATA_DIRS)  # videos and sidecars a killed run left half-written
+        if cfg.overwrite:
+            remove_dataset(out, dataset)
+        check_settings(out / CONFIG_FILE, settings, overwrite=cfg.overwrite, section=cfg.source,
+                       what=f"{cfg.source} scenes ingested", flags={"frame_step": "--frame-step",
+                                                                     "labels": "--labels (file contents)"})
         return _ingest_locked(cfg, loader, names, dataset, out, report)
+
 
 
 def _ingest_locked(cfg: IngestConfig, loader, names: list[str], dataset: str, out: Path,

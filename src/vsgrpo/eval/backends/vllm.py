@@ -27,8 +27,9 @@ class VLLMBackend:
                  trust_remote_code: bool = False, **_ignored):
         from ...models.families import family_of
         from ...models.loading import load_processor, resolve_model_path
-        from ...train.vllm_rollout import make_llm
+        from ...train.vllm_rollout import make_llm, require_vllm
 
+        require_vllm()
         self.model_id = str(model)
         path = resolve_model_path(model)
         self.processor = load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -196,7 +197,7 @@ def _finished(root: Path, cfg: SynthConfig) -> set[int]:
         params = data["params"]
         if params != cfg.scene_params():
             raise VsgrpoError(f"{root} already holds scene {m.stem} made with other settings ({params}); "
-                              "use the same --frames/--size/--fps or another --out")
+                              "use the same --frames/--size/--fps, another --out, or --overwrite")
         problem = scene_problem(root, name)
         if problem is not None:
             warnings.warn(f"scene {name} was finished but {problem}; making it again")
@@ -223,15 +224,55 @@ def merge_meta(root: str | os.PathLike) -> int:
     return len(merged)
 
 
-def generate_dataset(out: str | os.PathLike, cfg: SynthConfig, *, show_progress: bool = True) -> list[str]:
+#: the root's synthetic-scene settings (all seeds), stored before the work (see generate_dataset)
+CONFIG_FILE = "synth_config.json"
+_FLAGS = {"frames": "--frames", "size": "--size", "fps": "--fps", "ceiling": "ceiling (--no-ceiling)",
+          "min_pixels": "min_pixels"}
+
+
+def root_settings(params: dict) -> dict:
+    """The settings every synthetic scene of one data root shares: :meth:`SynthConfig.scene_params`
+    without the seed (scenes of other seeds add to a root; their names differ)."""
+    return {"frames": params["frames"], "size": f"{params['width']}x{params['height']}", "fps": params["fps"],
+            "ceiling": params["ceiling"], "min_pixels": params["min_pixels"]}
+
+
+def _settings_from_markers(root: Path) -> dict | None:
+    """An older root (no ``synth_config.json``): the settings of its first readable marker."""
+    mdir = root / sf.META_DIR / MARKER_DIR
+    for m in sorted(mdir.glob("*.json")) if mdir.is_dir() else []:
+        data = _read_marker(m)
+        if data is not None:
+            try:
+                return root_settings(data["params"])
+            except KeyError:
+                return None
+    return None
+
+
+def generate_dataset(out: str | os.PathLike, cfg: SynthConfig, *, show_progress: bool = True,
+                     overwrite: bool = False) -> list[str]:
     """Make scenes ``0 .. cfg.scenes - 1`` of ``cfg.seed`` under ``out`` (skipping finished ones).
 
     Returns the names of all ``cfg.scenes`` scenes. The meta file lists every finished scene of
-    the data root, including scenes of other seeds made earlier into the same root.
+    the data root, including scenes of other seeds made earlier into the same root. The root's
+    settings (frames, size, fps, ceiling) are stored in ``out/synth_config.json`` before any
+    scene is made; a run with other settings is refused unless ``overwrite``, which first
+    deletes every synthetic scene of the root (other datasets' files stay).
     """
+    from ...io import check_settings
+
     cfg.validate()
     with run_lock(out, "data synth") as root:
         remove_stale_temps(root, subdirs=sf.DATA_DIRS)  # left by a killed run; no other writer can own them while we hold the lock
+        if overwrite:
+            sf.remove_dataset(root, DATASET)
+            mdir = root / sf.META_DIR / MARKER_DIR
+            if mdir.is_dir():
+                shutil.rmtree(mdir)
+        check_settings(root / CONFIG_FILE, root_settings(cfg.scene_params()), overwrite=overwrite,
+                       old=None if overwrite else _settings_from_markers(root), what="synthetic scenes",
+                       flags=_FLAGS)
         return _generate_locked(root, cfg, show_progress)
 
 
