@@ -171,6 +171,27 @@ def test_jsonl_with_map_and_word_answers_loads_for_training(sample, tmp_path):
     assert all(Path(r["video"]).is_file() for r in rows)
 
 
+def test_numeric_answer_given_as_an_option_letter_becomes_its_number(sample, tmp_path):
+    """A numeric question with lettered options and a letter answer is stored as VSI-Bench stores
+    numeric questions: the number as ground truth, no options (scored by MRA)."""
+    picked, videos = sample
+    r = picked[picked["question_type"] == "object_counting"].iloc[0]
+    gt = str(r["ground_truth"])
+    opts = [f"A. {int(gt) + 3}", f"B. {gt}", f"C. {int(gt) + 7}"]
+    rec = {"problem_id": 1, "problem": r["question"], "problem_type": "numerical", "options": opts,
+           "solution": "<answer>B</answer>", "path": f"{r['dataset']}/{r['scene_name']}.mp4"}
+    bad = {**rec, "problem_id": 2, "options": [f"A. {int(gt) + 3}", "B. many"]}
+    src = tmp_path / "q.json"
+    src.write_text(json.dumps([rec, bad]))
+    summary = import_questions(ImportConfig(format="video-r1", input=str(src), videos=str(videos),
+                                            out=str(tmp_path / "o")))
+    got = pd.read_parquet(tmp_path / "o" / "questions.parquet")
+    assert summary["questions"] == 1 and list(got["ground_truth"]) == [gt]
+    assert got["options"][0] is None and got["answer_value"][0] == float(gt)
+    skipped = [json.loads(x) for x in (tmp_path / "o" / "skipped.jsonl").read_text().splitlines()]
+    assert [s["id"] for s in skipped] == [2] and "non-numeric" in skipped[0]["reason"]
+
+
 def test_eval_run_reads_the_video_column(sample, tmp_path):
     """Imported sets keep their own video layout; evaluation must read that path, not {dataset}/{scene}.mp4."""
     from vsgrpo.eval.runner import video_path

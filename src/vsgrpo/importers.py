@@ -280,38 +280,28 @@ def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
     if not path.is_file():
         raise Skip(f"video {rel} not found under {videos}")
     options = _options(rec.get("options"))
+    ground_truth, word = _mca_answer(answer, options)  # the letter and its option text, or the answer itself
+    value = None
     if task.kind == "NA":
+        # Numeric questions are scored by MRA on the number (VSI-Bench's NA rows carry no options):
+        # an answer given as an option letter becomes that option's number.
         try:
-            value = float(answer)
+            value = float(word)
         except ValueError:
-            raise Skip(f"numeric question with non-numeric answer {answer!r}") from None
+            raise Skip(f"numeric question with non-numeric answer {word!r}") from None
         if not math.isfinite(value) or value <= 0:
-            raise Skip(f"numeric answer {answer!r} is not a positive number (every prediction would score 0)")
-        ground_truth, word, value_out = answer, answer, value
-        options = None if options is None else options  # lettered numeric options are kept as given
-        if options:
-            ground_truth, word = _mca_answer(answer, options)
-            value_out = float(word) if _is_number(word) else value
-    else:
-        ground_truth, word = _mca_answer(answer, options)
-        value_out = None
+            raise Skip(f"numeric answer {word!r} is not a positive number (every prediction would score 0)")
+        ground_truth, options = word, None
     parts = Path(rel).parts
     row = {"dataset": parts[0] if len(parts) > 1 else "imported", "scene_name": Path(rel).stem,
            "question_type": task.name, "question": question.strip(), "ground_truth": ground_truth,
-           "options": options, "answer": word, "answer_value": value_out, "objects": [], "video": rel}
+           "options": options, "answer": word, "answer_value": value, "objects": [], "video": rel}
     from .train.data import row_problem
 
-    problem = row_problem({**row, "ground_truth": ground_truth})
+    problem = row_problem(row)
     if problem:
         raise Skip(problem)
     return row
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
