@@ -111,13 +111,11 @@ class OpenAIBackend:
         hints = self.hints is not False if hints is None else hints
         content = []
         body: dict = {"model": self.model, "temperature": 0, "max_tokens": max_new_tokens}
-        if req.frames is None:  # blind: text only
-            pass
-        elif as_video:
+        if req.frames is not None and as_video:  # (no frames: blind, text only)
             content.append({"type": "video_url", "video_url": {"url": video_to_data_url(req.frames, req.fps or 1.0)}})
             if hints:
                 body.update(video_hints(req.fps or 1.0))
-        else:
+        elif req.frames is not None:
             for frame in req.frames:
                 image = {"url": frame_to_data_url(frame, quality=self.jpeg_quality)}
                 if self.image_detail:
