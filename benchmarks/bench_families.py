@@ -23,24 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-QUESTION = "How many chair(s) are in this room?"
-
-
-def _make_data(root: Path, frames: int, size: int) -> Path:
-    import numpy as np
-    import pandas as pd
-
-    from vsgrpo.video import write_video
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(4):
-        write_video(root / "videos" / "scannet" / f"s{i}.mp4",
-                    rng.integers(0, 255, (frames, size, size, 3), dtype=np.uint8), fps=4)
-        rows.append({"id": i, "dataset": "scannet", "scene_name": f"s{i}", "question_type": "object_counting",
-                     "question": QUESTION, "ground_truth": str(i + 2), "options": None, "video": f"scannet/s{i}.mp4"})
-    pd.DataFrame(rows).to_parquet(root / "questions.parquet")
-    return root / "questions.parquet"
+from bench_train import QUESTION, make_data  # the same four-scene data as the video-vs-images benchmark
 
 
 def _length_reward(prompts=None, completions=(), **kw):
@@ -108,7 +91,7 @@ def main() -> None:
     families = args.families.split(",")
     results: dict[str, dict] = {f: {"times": [], "rss": [], "tokens": None} for f in families}
     with tempfile.TemporaryDirectory() as tmp:
-        _make_data(Path(tmp), args.frames, args.size)
+        make_data(Path(tmp), args.frames, args.size)
         for r in range(args.rounds):
             for fam in families:
                 cmd = [sys.executable, __file__, "--child", "--family", fam, "--workdir", tmp,

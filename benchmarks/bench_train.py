@@ -22,11 +22,11 @@ from pathlib import Path
 QUESTION = "How many chair(s) are in this room?"
 
 
-def _make(root: Path, frames: int, size: int) -> tuple[Path, Path]:
+def make_data(root: Path, frames: int, size: int) -> Path:
+    """Four one-question scenes with random ``frames`` x ``size``² videos; returns the parquet path."""
     import numpy as np
     import pandas as pd
 
-    from vsgrpo.models.tiny import build_tiny_model
     from vsgrpo.video import write_video
 
     rng = np.random.default_rng(0)
@@ -37,8 +37,15 @@ def _make(root: Path, frames: int, size: int) -> tuple[Path, Path]:
         rows.append({"id": i, "dataset": "scannet", "scene_name": f"s{i}", "question_type": "object_counting",
                      "question": QUESTION, "ground_truth": str(i + 2), "options": None})
     pd.DataFrame(rows).to_parquet(root / "questions.parquet")
+    return root / "questions.parquet"
+
+
+def _make(root: Path, frames: int, size: int) -> tuple[Path, Path]:
+    from vsgrpo.models.tiny import build_tiny_model
+
+    data = make_data(root, frames, size)
     model = build_tiny_model("qwen2_vl", root / "model", tokenizer="qwen")
-    return root / "questions.parquet", model
+    return data, model
 
 
 def _length_reward(prompts=None, completions=(), **kw):
