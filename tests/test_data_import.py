@@ -192,12 +192,23 @@ def test_numeric_answer_given_as_an_option_letter_becomes_its_number(sample, tmp
     assert [s["id"] for s in skipped] == [2] and "non-numeric" in skipped[0]["reason"]
 
 
-def test_eval_run_reads_the_video_column(sample, tmp_path):
-    """Imported sets keep their own video layout; evaluation must read that path, not {dataset}/{scene}.mp4."""
-    from vsgrpo.eval.runner import video_path
+def test_eval_run_reads_the_video_column(tiny_model, tmp_path):
+    """Imported sets keep their own video layout (here clips/day1/a.mp4, where {dataset}/{scene}.mp4
+    would be clips/a.mp4): evaluation must read that path, with a real forward pass on the video."""
+    from vsgrpo.eval import run_eval
 
-    assert video_path({"video": "clips/a.mp4", "dataset": "d", "scene_name": "s"}) == "clips/a.mp4"
-    assert video_path({"video": None, "dataset": "d", "scene_name": "s"}) == "d/s.mp4"
+    videos = tmp_path / "videos"
+    frames = np.random.default_rng(0).integers(0, 255, (4, 56, 56, 3), np.uint8)
+    write_video(videos / "clips" / "day1" / "a.mp4", frames, fps=2)
+    src = tmp_path / "q.jsonl"
+    src.write_text(json.dumps({"id": 5, "question": "How many chair(s) are in this room?", "answer": "3",
+                               "video": "clips/day1/a.mp4"}) + "\n")
+    import_questions(ImportConfig(format="jsonl", input=str(src), videos=str(videos), out=str(tmp_path / "o")))
+    results = run_eval(model=str(tiny_model), questions=str(tmp_path / "o" / "questions.parquet"),
+                       videos=str(videos), out=str(tmp_path / "run"), frames=4, max_new_tokens=4,
+                       backend_options={"dtype": "float32"})
+    rows = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["error"]) for r in rows] == [(5, None)] and results["errors"] == 0
 
 
 def test_bad_arguments_are_one_clear_error(tmp_path):
