@@ -17,8 +17,7 @@ from collections import Counter
 import numpy as np
 
 from vsgrpo.dataset import load_scenes
-from vsgrpo.questions.appearance import (AppearanceOrderTask, first_appearances, order_is_robust,
-                                         valid_combinations)
+from vsgrpo.questions.appearance import AppearanceOrderTask, first_appearances, order_is_robust, valid_combinations
 from vsgrpo.questions.base import BuildConfig
 from vsgrpo.questions.route import RoutePlanningTask
 

@@ -78,8 +78,8 @@ def run_images(args, data, model, out):
     from datasets import Dataset
     from PIL import Image
 
-    from vsgrpo.models.loading import load_model_and_processor
     from vsgrpo.models.inputs import vision_token_ids
+    from vsgrpo.models.loading import load_model_and_processor
     from vsgrpo.train.data import load_rows
     from vsgrpo.video import read_frames
 

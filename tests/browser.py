@@ -129,3 +129,22 @@ class Chromium:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(timeout=10)
+
+
+def type_into(browser: Chromium, selector: str, text: str) -> None:
+    """Focus ``selector`` with a real click, select what it holds, and type ``text`` as keyboard input."""
+    browser.click(selector)
+    browser.evaluate(f"document.querySelector({json.dumps(selector)}).select()")
+    browser.send("Input.insertText", text=text)
+
+
+def press(browser: Chromium, key: str, *, code: str | None = None, ctrl: bool = False) -> None:
+    """A real key press (down and up), e.g. press(b, "Enter", ctrl=True) or press(b, "j")."""
+    mods = 2 if ctrl else 0
+    text = key if len(key) == 1 else ("\r" if key == "Enter" else "")
+    for kind in ("keyDown", "keyUp"):
+        params = {"type": kind, "key": key, "code": code or (f"Key{key.upper()}" if len(key) == 1 else key),
+                  "modifiers": mods, "windowsVirtualKeyCode": 13 if key == "Enter" else ord(key.upper()[0])}
+        if kind == "keyDown" and text and not ctrl:
+            params["text"] = text
+        browser.send("Input.dispatchKeyEvent", **params)

@@ -232,7 +232,7 @@ def write_scannet(room: FixtureRoom, root: Path, name: str = "scene0999_00", *, 
         {"params": {"segMinVerts": 20}, "sceneId": name, "segIndices": room.segment.tolist()}))
     groups = []
     by_inst: dict[int, list[int]] = {}
-    for s, (label, k) in enumerate(room.segment_labels):
+    for s, (_label, k) in enumerate(room.segment_labels):
         if k >= 0:
             by_inst.setdefault(k, []).append(s)
     for k, segs in sorted(by_inst.items()):

@@ -9,10 +9,17 @@ import pandas as pd
 import pytest
 
 from vsgrpo.errors import MetaWarning
-from vsgrpo.questions.appearance import (DEFAULT_PIXEL_THRESHOLD, TEMPLATE, AppearanceOrderTask,
-                                         appearance_question, first_appearances, order_is_robust,
-                                         parse_categories,
-                                         valid_combinations, well_separated)
+from vsgrpo.questions.appearance import (
+    DEFAULT_PIXEL_THRESHOLD,
+    TEMPLATE,
+    AppearanceOrderTask,
+    appearance_question,
+    first_appearances,
+    order_is_robust,
+    parse_categories,
+    valid_combinations,
+    well_separated,
+)
 from vsgrpo.questions.base import BuildConfig, Unchecked
 from vsgrpo.scene import CameraTrack, ObjectBox, Scene, Visibility, load_meta_dir
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser import Chromium, chromium_binary
 
+from browser import Chromium, chromium_binary
 from vsgrpo.cli import main
 
 SCREENSHOT = os.environ.get("VSGRPO_BROWSE_SCREENSHOT")  # e.g. docs/images/browse.png, to refresh the docs

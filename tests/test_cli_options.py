@@ -1,4 +1,4 @@
-"""`eval run`, `eval score` and `quickstart` flags are generated from their config dataclasses.
+"""Every command's flags are generated from config dataclass fields (vsgrpo.fields.option).
 
 So a flag's default is the field's default and its choices are the constants the config
 validates against; a new field shows up as a flag without touching the command modules.
@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
 from vsgrpo.answers import PARSERS
 from vsgrpo.cli import build_parser
-from vsgrpo.eval.backends import BACKENDS, BackendOptions
+from vsgrpo.data_configs import BuildConfig, ImportConfig, IngestConfig, SynthConfig
+from vsgrpo.eval.backends import BackendOptions, backend_names
 from vsgrpo.eval.config import EvalConfig, ScoringConfig
+from vsgrpo.fields import add_arguments, flag_of, from_args, option, parse_names, parse_size
 from vsgrpo.models.loading import DTYPES
-from vsgrpo.options import add_arguments, flag_of, from_args, option, parse_names, parse_size
+from vsgrpo.models.tiny import TinyConfig
 from vsgrpo.prompts import MODES, STYLES
 from vsgrpo.quickstart.config import SFT_CHOICES, QuickstartConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _subparser(*path: str) -> argparse.ArgumentParser:
@@ -36,10 +42,24 @@ def _actions(parser) -> dict[str, argparse.Action]:
 REQUIRED_RUN = ["--model", "m", "--questions", "q.parquet", "--videos", "v"]
 
 
+@pytest.fixture(autouse=True)
+def _inputs(tmp_path, monkeypatch):
+    """The input files the argv above names exist (flags naming a missing file are refused while parsing)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("q.parquet", "p.jsonl", "m.yaml"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "v").mkdir()
+
+
 @pytest.mark.parametrize("path,classes,argv", [
     (("eval", "run"), (EvalConfig, BackendOptions), REQUIRED_RUN),
     (("eval", "score"), (ScoringConfig,), ["--questions", "q.parquet", "--predictions", "p.jsonl"]),
     (("quickstart",), (QuickstartConfig,), []),
+    (("model", "tiny"), (TinyConfig,), ["--out", "o"]),
+    (("data", "synth"), (SynthConfig,), ["--out", "o", "--scenes", "10"]),
+    (("data", "ingest"), (IngestConfig,), ["--source", "custom", "--root", "v", "--out", "o"]),
+    (("data", "import"), (ImportConfig,), ["--format", "jsonl", "--input", "p.jsonl", "--videos", "v",
+                                           "--out", "o"]),
 ])
 def test_flag_defaults_are_the_field_defaults(path, classes, argv):
     parser = _subparser(*path)
@@ -47,21 +67,22 @@ def test_flag_defaults_are_the_field_defaults(path, classes, argv):
     actions = _actions(parser)
     for cls in classes:
         for f in dataclasses.fields(cls):
-            if "help" not in f.metadata:
-                continue  # not a flag (e.g. EvalConfig.backend_options)
+            if "help" not in f.metadata or not f.metadata["cli"]:
+                continue  # not a flag (e.g. EvalConfig.backend_options, SynthConfig.width: --size)
             assert f.name in actions, f"{cls.__name__}.{f.name} has no flag"
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 assert actions[f.name].required
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            assert getattr(args, f.name) == default, (cls.__name__, f.name)
+            if not actions[f.name].required:
+                assert getattr(args, f.name) == default, (cls.__name__, f.name)
 
 
 def test_choices_come_from_the_constants():
     run = _actions(_subparser("eval", "run"))
     assert tuple(run["mode"].choices) == MODES
     assert tuple(run["style"].choices) == STYLES
-    assert tuple(run["backend"].choices) == BACKENDS
+    assert backend_names() == ("hf", "openai", "vllm")  # checked by EvalConfig, live (plug-ins may add more)
     assert tuple(run["parser"].choices) == PARSERS
     assert tuple(run["dtype"].choices) == DTYPES
     assert tuple(_actions(_subparser("eval", "score"))["parser"].choices) == PARSERS
@@ -150,8 +171,108 @@ def test_reproduce_command_round_trips():
     from vsgrpo.quickstart.stages import Pipeline
 
     cfg = QuickstartConfig(out="runs/a b", scenes=3, steps=7, sft="on", seed=5, tasks=("object_counting",),
-                           video_size=(64, 48), eval_style="bench", threads=2, sft_overrides=["a=1", "b=[x, y]"])
+                           video_size=(64, 48), eval_style="bench", threads=2,
+                           sft_overrides=["learning_rate=1e-3", "report_to=[jsonl, tensorboard]"])
     argv = shlex.split(Pipeline(cfg).command())
     assert argv[:2] == ["vsgrpo", "quickstart"]
     back = QuickstartConfig(**from_args(QuickstartConfig, _subparser("quickstart").parse_args(argv[2:])))
     assert back == cfg
+
+
+def test_build_flags_are_the_build_config_and_a_preset_fills_only_what_is_not_given():
+    """`data build` restates no BuildConfig default: the flag defaults are the fields', and the preset
+    fields are left out of the namespace unless given."""
+    parser = _subparser("data", "build")
+    args = parser.parse_args(["--meta", "v", "--out", "o"])
+    actions = _actions(parser)
+    for f in dataclasses.fields(BuildConfig):
+        assert f.name in actions or not f.metadata.get("cli", True), f.name  # mix: set by --preset only
+    assert not hasattr(args, "style") and args.seed == 0
+    assert from_args(BuildConfig, parser.parse_args(["--meta", "v", "--out", "o", "--style", "train"]))["style"] \
+        == "train"
+
+
+def test_bounds_are_checked_while_parsing(capsys):
+    parser = _subparser("data", "synth")
+    for bad in (["--seed", "-1"], ["--fps", "nan"], ["--scenes", "0"], ["--frames", "x"], ["--workers", "1e9"]):
+        with pytest.raises(SystemExit) as e:
+            parser.parse_args(["--out", "o", "--scenes", "2", *bad])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("vsgrpo: error: argument " + bad[0]) and err.count("\n") == 1, err
+
+
+def test_an_option_states_its_bounds_once_for_flags_and_configs():
+    from vsgrpo.errors import VsgrpoError
+    from vsgrpo.fields import check, problem
+
+    @dataclasses.dataclass
+    class Toy:
+        rate: float = option(0.5, positive=True, max=1, help="rate")
+        n: int = option(1, min=1, help="n")
+        kind: str = option("a", choices=("a", "b"), help="kind")
+
+    f = {x.name: x for x in dataclasses.fields(Toy)}
+    assert problem(f["rate"], float("nan")) == "must be a finite number, got nan"
+    assert problem(f["rate"], 0.0) == "must be > 0, got 0.0"
+    assert problem(f["rate"], 2) == "must be <= 1, got 2"
+    assert problem(f["n"], True) and problem(f["n"], 2**70) and problem(f["n"], "3")
+    assert problem(f["kind"], "c") and problem(f["kind"], "b") is None
+    with pytest.raises(VsgrpoError, match="--n must be >= 1, got 0"):
+        check(Toy(n=0))
+    p = argparse.ArgumentParser()
+    add_arguments(p, Toy)
+    with pytest.raises(SystemExit):
+        p.parse_args(["--rate", "inf"])
+    assert p.parse_args(["--rate", "0.25"]).rate == 0.25
+
+
+def _dry_run(capsys, *argv):
+    from vsgrpo.cli import main
+
+    rc = main(["train", "grpo", "--config", str(ROOT / "recipes" / "tiny" / "grpo.yaml"), "--dry-run", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_train_takes_trl_style_overrides(capsys):
+    import json
+
+    for argv in (["--learning_rate", "3e-5"], ["--learning-rate", "3e-5"], ["--learning_rate=3e-5"],
+                 ["learning_rate=3e-5"]):
+        rc, out, err = _dry_run(capsys, *argv, "--lora", "false", "--report-to", "[jsonl]")
+        assert rc == 0, err
+        cfg = json.loads(out)["vsgrpo"]
+        assert (cfg["learning_rate"], cfg["lora"], cfg["report_to"]) == (3e-5, False, ["jsonl"]), argv
+    rc, out, err = _dry_run(capsys, "min_pixels=null", "--max_pixels", "null")
+    assert rc == 0, err
+    assert (json.loads(out)["vsgrpo"]["min_pixels"], json.loads(out)["vsgrpo"]["max_pixels"]) == (0, 0)
+
+
+def test_train_override_errors_are_one_line_with_the_closest_key(capsys):
+    for argv, words in [(["learning_rat=1e-5"], "did you mean learning_rate?"),
+                        (["--learning_rate", "-1"], "config: learning_rate must be >= 0, got -1.0"),
+                        (["--lora_dropout", "2"], "config: lora_dropout must be <= 1"),
+                        (["--seed", ""], "seed must be an integer"),
+                        (["--mode", "fast"], "config: mode 'fast' unknown; choose from vanilla")]:
+        rc, out, err = _dry_run(capsys, *argv)
+        assert rc == 2 and not out and err.count("\n") == 1 and words in err, (argv, err)
+
+
+def test_quickstart_no_blind_help_says_what_it_does():
+    text = " ".join(_subparser("quickstart").format_help().split())
+    assert "--no-blind skip the blind evaluations" in text
+
+
+def test_key_value_overrides_after_a_flag_still_apply(capsys):
+    """`train grpo --config R data=D --dry-run max_steps=8`: argparse ends the positionals at the first flag;
+    the overrides after it are still overrides, and a stray word is still an error."""
+    from vsgrpo.cli import main
+
+    recipe = str(Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "grpo.yaml")
+    assert main(["train", "grpo", "--config", recipe, "data=x.parquet", "--dry-run", "max_steps=8",
+                 "learning_rate=0.001"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["vsgrpo"]["max_steps"] == 8 and resolved["vsgrpo"]["learning_rate"] == 0.001
+    assert main(["train", "grpo", "--config", recipe, "--dry-run", "bogus"]) == 2
+    assert "bogus" in capsys.readouterr().err

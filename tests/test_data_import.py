@@ -216,7 +216,7 @@ def test_bad_arguments_are_one_clear_error(tmp_path):
         parse_map(["question"])
     with pytest.raises(VsgrpoError, match="unknown field"):
         ImportConfig(format="jsonl", input="x", videos="y", out="z", mapping={"colour": "c"})
-    with pytest.raises(VsgrpoError, match="unknown --format"):
+    with pytest.raises(VsgrpoError, match="--format 'csv' unknown"):
         ImportConfig(format="csv", input="x", videos="y", out="z")
     (tmp_path / "v").mkdir()
     with pytest.raises(VsgrpoError, match="--input not found"):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from vsgrpo import metrics
+from vsgrpo.chance import best_constant, compute_baselines, exact_mra, prior_scores
 from vsgrpo.cli import main
-from vsgrpo.eval.baselines import best_constant, compute_baselines, exact_mra, prior_scores
 from vsgrpo.eval.scoring import load_questions
 from vsgrpo.questions import question_types_of
 
@@ -31,7 +31,7 @@ def test_baselines_on_the_vsibench_sample(sample, tmp_path, capsys):
     # Keyed exactly like `eval score`'s scores.
     qs = load_questions(sample)
     keys = set(metrics.aggregate((q["question_type"], 0.0) for q in qs)["scores"])
-    assert set(rnd) == set(frq) == keys
+    assert set(rnd) == set(frq) == set(b["best_constant"]) == keys
     # The random row: 4 options -> 25.0; the three direction levels (2, 3, 4 options) -> 36.1.
     assert round(rnd["object_rel_distance"], 1) == 25.0 and round(rnd["object_rel_direction"], 1) == 36.1
     assert round(rnd["obj_appearance_order"], 1) == 25.0
@@ -40,11 +40,23 @@ def test_baselines_on_the_vsibench_sample(sample, tmp_path, capsys):
     assert rnd["route_planning"] == pytest.approx(100 * np.mean([1 / len(o) for o in route.options]))
     for t in ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation"):
         assert rnd[t] is None and frq[t] is not None
-    # Room size: VSI-Bench's 16.2 m^2 constant; its score is exactly the metric's mean.
+    # Frequency row, as VSI-Bench prints it: the most frequent answer (counting: always "2").
+    counts = df[df.question_type == "object_counting"].ground_truth.astype(float)
+    assert b["answers"]["object_counting"] == 2 == counts.mode().min()
+    assert frq["object_counting"] == pytest.approx(
+        100 * np.mean([metrics.mean_relative_accuracy(2.0, y) for y in counts]))
     rooms = df[df.question_type == "room_size_estimation"].ground_truth.astype(float)
-    assert b["answers"]["room_size_estimation"] == 16.2
-    assert frq["room_size_estimation"] == pytest.approx(
+    assert b["answers"]["room_size_estimation"] == rooms.mode().min()
+    # Best constant row: the value with the highest mean MRA (room size: VSI-Bench's 16.2 m^2; counting 2.1).
+    best = b["best_constant"]
+    assert b["best_constant_answers"]["room_size_estimation"] == 16.2
+    assert b["best_constant_answers"]["object_counting"] == 2.1
+    assert best["room_size_estimation"] == pytest.approx(
         100 * np.mean([metrics.mean_relative_accuracy(16.2, y) for y in rooms]))
+    for t in ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation"):
+        assert best[t] >= frq[t]
+    assert best["object_rel_direction"] == frq["object_rel_direction"]  # choices: the same constant
+    assert "| best constant |" in printed
     # Multiple choice: share of the most common letter (relative distance) / text (direction levels).
     rd = df[df.question_type == "object_rel_distance"]
     assert frq["object_rel_distance"] == pytest.approx(100 * rd.ground_truth.value_counts().iloc[0] / len(rd))
@@ -110,10 +122,9 @@ def _samples(path):
 
 
 def test_blind_run_sends_the_same_prompt_without_video(blind_bench, tiny_model, tmp_path):
+    from train_fixtures import VisionCalls
     from vsgrpo.eval import run_eval
     from vsgrpo.eval.backends.hf import HFBackend
-
-    from train_fixtures import VisionCalls
 
     backend = HFBackend(str(tiny_model), device="cpu")
     video_id = backend.processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
@@ -170,7 +181,6 @@ def test_blind_cli_and_report_show_chance_rows(blind_bench, tiny_model, tmp_path
 
 def test_openai_blind_sends_text_only(blind_bench, tmp_path):
     from test_eval_openai import ChatServer
-
     from vsgrpo.eval import run_eval
 
     server = ChatServer()

@@ -160,8 +160,8 @@ def test_openai_rejected_key_stops_the_run(server, data, tmp_path, monkeypatch, 
 
 
 def test_unreachable_endpoint_is_a_clear_error(data, tmp_path):
-    from vsgrpo.eval.backends.openai import OpenAIBackend
     from vsgrpo.eval.backends.base import Request
+    from vsgrpo.eval.backends.openai import OpenAIBackend
 
     backend = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", max_retries=1, timeout=2)
     frames = np.zeros((2, 8, 8, 3), np.uint8)
@@ -200,7 +200,7 @@ def test_openai_video_mode_sends_exactly_the_sampled_frames_as_one_video(server,
     monkeypatch.setenv("VSGRPO_TEST_KEY", "k")
     assert main(_args(root, server, tmp_path / "run", "--video-as", "video")) == 0
     assert len(server.requests) == len(sub)
-    for req, q in zip(sorted(server.requests, key=lambda r: r["body"]["messages"][0]["content"][-1]["text"]),
+    for req, _q in zip(sorted(server.requests, key=lambda r: r["body"]["messages"][0]["content"][-1]["text"]),
                       sorted(sub.itertuples(), key=lambda q: q.question)):
         parts = req["body"]["messages"][0]["content"]
         assert [p["type"] for p in parts] == ["video_url", "text"]

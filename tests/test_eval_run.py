@@ -16,7 +16,6 @@ import pytest
 
 from vsgrpo.cli import main
 from vsgrpo.models.families import names
-from vsgrpo.prompts import build_prompt
 
 FRAMES = 4
 
@@ -69,14 +68,15 @@ def finished_run(bench):
     return out
 
 
-def test_run_end_to_end(bench, finished_run, capsys):
+def test_run_end_to_end(bench, finished_run, capsys, lmms_vsibench):
     out = finished_run
     rows = _samples(out / "samples.jsonl")
     df = bench["df"]
     assert [r["id"] for r in rows] == [int(i) for i in df.id]  # every question once, in file order
     for r, q in zip(rows, df.itertuples()):
-        options = list(q.options) if q.options is not None else None
-        assert r["prompt"] == build_prompt(q.question, options, mode="vanilla", style="bench")
+        doc = {"question": q.question, "question_type": q.question_type,
+               "options": list(q.options) if q.options is not None else None}
+        assert r["prompt"] == lmms_vsibench.vsibench_doc_to_text(doc)  # the text VSI-Bench's harness sends
         assert r["question_type"] == q.question_type and r["ground_truth"] == q.ground_truth
         if r["id"] in bench["bad_ids"]:
             assert r["error"].startswith("video:") and r["prediction"] is None and r["score"] is None

@@ -37,12 +37,16 @@ def test_score_output_shape_and_values(questions, tmp_path, capsys):
     rc, _ = _score(capsys, "--questions", questions, "--predictions", preds, "--out", out)
     assert rc == 0
     res = json.loads(out.read_text())
-    assert set(res) == {"scores", "overall", "count", "missing_tasks", "errors", "scoring"}
+    assert set(res) == {"scores", "overall", "overall_questions", "ci95", "count", "missing_tasks", "errors",
+                        "subset", "scoring"}
     assert res["count"] == len(df) and res["errors"] == 0 and res["missing_tasks"] == []
     assert set(res["scores"]) == set(df.question_type) | {"object_rel_direction"}
     for qt, group in df.groupby("question_type"):
         assert res["scores"][qt] == pytest.approx(100 * (group.id % 2 == 0).mean(), abs=1e-9)
-    assert res["scoring"] == {"parser": "official", "answer_tag": True, "option_text": True}
+    assert res["scoring"] == {"parser": "official", "answer_tag": True, "option_text": True, "subset": "all",
+                              "ci_resamples": 1000, "ci_seed": 0}
+    # The mean over questions: every even id right.
+    assert res["overall_questions"] == pytest.approx(100 * (df.id % 2 == 0).mean())
 
 
 def test_score_switches(questions, tmp_path, capsys):
@@ -54,14 +58,19 @@ def test_score_switches(questions, tmp_path, capsys):
         rows.append({"id": int(r.id), "prediction": f"<answer>{text}</answer>"})  # train-style answer, in tags
     preds = _write_predictions(tmp_path / "p.jsonl", rows)
     results = {}
-    for flags in ((), ("--no-option-text",), ("--no-answer-tag",), ("--parser", "lmms-eval")):
+    for flags in ((), ("--no-option-text",), ("--no-answer-tag",), ("--parser", "lmms-eval"),
+                  ("--parser", "lmms-eval", "--answer-tag", "--option-text")):
         rc, cap = _score(capsys, "--questions", questions, "--predictions", preds, *flags)
         assert rc == 0
         results[flags] = json.loads(cap.out)
     assert results[()]["overall"] == 100.0
     assert results[("--no-option-text",)]["overall"] == 0.0
     assert results[("--no-answer-tag",)]["overall"] == 0.0
-    assert results[("--parser", "lmms-eval")]["overall"] == 100.0
+    # lmms-eval alone is lmms-eval's pipeline: no tag or option-text step, so these answers score 0 ...
+    assert results[("--parser", "lmms-eval")]["overall"] == 0.0
+    assert results[("--parser", "lmms-eval")]["scoring"]["answer_tag"] is False
+    # ... unless the steps are asked for.
+    assert results[("--parser", "lmms-eval", "--answer-tag", "--option-text")]["overall"] == 100.0
     assert results[()]["count"] == len(rows)
     assert "object_counting" in results[()]["missing_tasks"]
 

@@ -13,8 +13,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from fault_harness import (error_line, file_size_limit, read_only, run_cli, run_killed, small_disk, start_paused, temp_files,
-                           tree)
+from fault_harness import error_line, file_size_limit, run_cli, run_killed, small_disk, start_paused, temp_files, tree
 
 # (commit 1 is build_config.json, the settings, stored before the work)
 KILLS = [
@@ -117,14 +116,6 @@ def test_disk_full_then_rerun(meta, reference, tmp_path):
         r = _build(meta, out)
         assert r.returncode == 0, r.stderr
         _assert_complete(out, reference)
-
-
-def test_read_only_output(meta, tmp_path):
-    out = tmp_path / "ro"
-    with read_only(out):
-        r = _build(meta, out)
-    assert "writable" in error_line(r)
-    assert list(out.iterdir()) == []
 
 
 # --- settings: one folder, one set of build settings (issue 14) ------------------------------

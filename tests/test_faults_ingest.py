@@ -12,8 +12,7 @@ import subprocess
 
 import pytest
 
-from fault_harness import (error_line, file_size_limit, read_only, run_cli, run_killed, small_disk, start_paused,
-                           temp_files, tree)
+from fault_harness import error_line, file_size_limit, run_cli, run_killed, small_disk, start_paused, temp_files, tree
 from ingest_fixtures import FixtureRoom, write_scannet
 
 SCENES = ["scene0998_00", "scene0999_00"]
@@ -107,13 +106,6 @@ def test_disk_full_then_rerun(raw, reference, tmp_path):
         r = _ingest(raw, out)
         assert r.returncode == 0, r.stderr
         _assert_complete(out, reference)
-
-
-def test_read_only_output(raw, tmp_path):
-    out = tmp_path / "ro"
-    with read_only(out):
-        assert "writable" in error_line(_ingest(raw, out))
-    assert list(out.iterdir()) == []
 
 
 # --- settings: one root, one set of settings per source (issue 14) ---------------------------

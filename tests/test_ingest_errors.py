@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from ingest_fixtures import FixtureRoom, write_custom, write_scannet
 from vsgrpo.cli import main
 from vsgrpo.sources.ingest import IngestConfig, run_ingest
 from vsgrpo.video import read_frames
-
-from ingest_fixtures import FixtureRoom, write_custom, write_scannet
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, Polygon
 
+from vsgrpo.sources import get_source
 from vsgrpo.sources.assemble import rotate_camera
 from vsgrpo.sources.fitting import alpha_shape, min_area_rectangle, min_oriented_box, points_in_box, room_footprint
 from vsgrpo.sources.labels import LabelMap
@@ -101,16 +102,16 @@ def test_rotate_camera_matches_rotated_pixels(sky):
 
 
 def test_label_map_remaps_and_filters(tmp_path):
-    lm = LabelMap.for_source("scannet")
+    lm = LabelMap.for_source(get_source("scannet").SOURCE)
     assert lm.category("desk") == "table"
     assert lm.category("Trash  Can") == "trash bin"
     assert lm.category("wall") is None
     assert lm.category("kitchen counter", "counter") == "counter"
     extra = tmp_path / "map.json"
     extra.write_text('{"wall": "partition"}')
-    assert LabelMap.for_source("scannet", extra).category("wall") == "partition"
-    assert LabelMap.for_source("arkitscenes").category("tv_monitor") == "tv"
-    assert LabelMap.for_source("custom").category("Forklift") == "forklift"
+    assert LabelMap.for_source(get_source("scannet").SOURCE, extra).category("wall") == "partition"
+    assert LabelMap.for_source(get_source("arkitscenes").SOURCE).category("tv_monitor") == "tv"
+    assert LabelMap.for_source(get_source("custom").SOURCE).category("Forklift") == "forklift"
 
 
 def test_room_footprint_fills_holes_like_the_alphashape_package():

@@ -12,13 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ingest_fixtures import (
+    DEFAULT_OBJECTS,
+    L_ROOM_AREA,
+    FixtureObject,
+    FixtureRoom,
+    write_arkitscenes,
+    write_custom,
+    write_scannet,
+    write_scannetpp,
+)
 from vsgrpo.scene import read_meta_file
 from vsgrpo.scene_files import attach_sidecars, load_cameras, load_floor_plan, load_visibility
 from vsgrpo.sources.ingest import IngestConfig, run_ingest
 from vsgrpo.video import read_frames
-
-from ingest_fixtures import (DEFAULT_OBJECTS, L_ROOM_AREA, FixtureObject, FixtureRoom, write_arkitscenes,
-                             write_custom, write_scannet, write_scannetpp)
 
 
 @pytest.fixture(scope="module")

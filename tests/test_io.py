@@ -32,3 +32,59 @@ def test_safe_join_refuses_escapes(tmp_path):
     for bad in ("../x.mp4", "scannet/../../x", "/etc/passwd"):
         with pytest.raises(VsgrpoError, match="escapes"):
             safe_join(tmp_path, bad)
+
+
+def test_lock_file_symlink_is_refused_and_its_target_untouched(tmp_path):
+    """A link planted as OUT/.vsgrpo.lock must not make the lock's PID line overwrite what it points at."""
+    import os
+
+    import pytest
+
+    from vsgrpo.errors import VsgrpoError
+    from vsgrpo.io import LOCK_FILE, run_lock
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "L"
+    out.mkdir()
+    os.symlink(victim, out / LOCK_FILE)
+    with pytest.raises(VsgrpoError, match="symbolic link"):
+        with run_lock(out, "test"):
+            pass
+    assert victim.read_text() == "precious\n"
+    os.symlink(tmp_path / "nowhere", out / "dangling")
+    os.replace(out / "dangling", out / LOCK_FILE)  # a dangling link would be created through: refused too
+    with pytest.raises(VsgrpoError, match="symbolic link"):
+        with run_lock(out, "test"):
+            pass
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_lock_file_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    import pytest
+
+    from vsgrpo.errors import VsgrpoError
+    from vsgrpo.io import LOCK_FILE, run_lock
+
+    os.mkfifo(tmp_path / LOCK_FILE)
+    with pytest.raises(VsgrpoError, match="not a regular file"):
+        with run_lock(tmp_path, "test"):
+            pass
+
+
+def test_cli_with_a_symlinked_lock_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "L"
+    out.mkdir()
+    os.symlink(victim, out / ".vsgrpo.lock")
+    r = subprocess.run([sys.executable, "-m", "vsgrpo.cli", "data", "synth", "--scenes", "1", "--frames", "4",
+                        "--size", "64x48", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "symbolic link" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert victim.read_text() == "precious\n"

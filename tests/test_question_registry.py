@@ -12,8 +12,16 @@ import pytest
 from vsgrpo import metrics
 from vsgrpo.cli import main
 from vsgrpo.eval.report import results_table
-from vsgrpo.questions import (Question, Task, Unchecked, register_task, scored_task_of, scored_tasks, task_label,
-                              unregister_task)
+from vsgrpo.questions import (
+    Question,
+    Task,
+    Unchecked,
+    register_task,
+    scored_task_of,
+    scored_tasks,
+    task_label,
+    unregister_task,
+)
 from vsgrpo.questions.common import MissingObject, unique_box
 from vsgrpo.rewards import accuracy_reward
 
@@ -27,6 +35,7 @@ class ShortestSide(Task):
     name = NAME
     kind = "NA"
     label = "Shortest"
+    question_templates = (TEMPLATE,)
 
     @staticmethod
     def answer(scene, category) -> int:
@@ -77,6 +86,20 @@ def test_a_registered_type_flows_through_build_verify_score_report_and_reward(to
     assert main(["data", "verify", "--meta", str(vsibench_dir), "--questions", str(out / "questions.parquet"),
                  "--report", str(report)]) == 0
     assert json.loads(report.read_text())["tasks"][NAME]["rate"] == 1.0
+
+    # data import: a question set with no question_type column is recognised by the type's template
+    from vsgrpo.importers import ImportConfig, import_questions
+
+    src = tmp_path / "other.jsonl"
+    src.write_text("".join(json.dumps({"question": r.question, "answer": r.ground_truth,
+                                       "video": f"{r.dataset}/{r.scene_name}.mp4"}) + "\n"
+                           for r in df.head(5).itertuples()))
+    for r in df.head(5).itertuples():  # import checks that each video is there; it does not decode it
+        (tmp_path / "videos" / r.dataset).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "videos" / r.dataset / f"{r.scene_name}.mp4").touch()
+    summary = import_questions(ImportConfig(format="jsonl", input=str(src), videos=str(tmp_path / "videos"),
+                                            out=str(tmp_path / "imported")))
+    assert summary["questions"] == 5 and summary["counts"] == {NAME: 5}
 
     # eval score: right for even ids, 1.3x for odd ids (MRA 0.4)
     preds = tmp_path / "p.jsonl"

@@ -12,8 +12,7 @@ import pytest
 from vsgrpo import geometry
 from vsgrpo.dataset import build_questions, questions_table, verify_questions
 from vsgrpo.errors import VsgrpoError
-from vsgrpo.questions import BuildConfig, Question, Task, get_task, register_task, unregister_task
-from vsgrpo.questions import templates
+from vsgrpo.questions import BuildConfig, Question, Task, get_task, register_task, templates, unregister_task
 from vsgrpo.questions.aliases import to_meta, to_question
 from vsgrpo.questions.formatting import integer, one_decimal
 from vsgrpo.questions.options import LetterBalancer, numeric_distractors
@@ -91,7 +90,7 @@ def test_built_mca_questions_verify_and_letters_are_balanced(built_all, index):
     mca = built_all[built_all["question_type"].isin(MCA_TYPES)]
     rep = verify_questions(index, mca.sample(400, random_state=0))
     assert all(r["rate"] == 1.0 for r in rep["tasks"].values())
-    for qtype, g in mca.groupby("question_type"):
+    for _qtype, g in mca.groupby("question_type"):
         counts = Counter(g["ground_truth"])
         n_opts = len(g["options"].iloc[0])
         assert set(counts) == set("ABCD"[:n_opts])

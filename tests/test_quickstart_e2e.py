@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vsgrpo.eval.report import fmt_ci
 from vsgrpo.quickstart.report import fmt, score_columns
 
 SMALL = ["--scenes", "2", "--heldout-scenes", "1", "--sft-steps", "2", "--eval-limit", "12", "--per-scene", "2",
@@ -65,9 +66,10 @@ def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
     assert n > 0
     for stage, res in results.items():
         assert res["count"] == n
-        vals = [res["overall"]] + [res["scores"][c] for c in cols[1:]]
-        assert rows[stage] == [fmt(v) for v in vals] + [str(res["count"])]
-        assert f"<td>{stage}</td>" + "".join(f'<td class="r">{fmt(v)}</td>' for v in vals) in page
+        cells = [fmt_ci(res, c) for c in cols]  # each score with its 95% interval
+        assert cells[0].startswith(fmt(res["overall"]) + " [")
+        assert rows[stage] == cells + [str(res["count"])]
+        assert f"<td>{stage}</td>" + "".join(f'<td class="r">{c}</td>' for c in cells) in page
         # the CLI's own summary lines carry the same numbers
         assert f"{stage:<5} held-out score {fmt(res['overall'])} ({n} questions)" in proc.stdout
 
@@ -88,10 +90,10 @@ def test_reduced_quickstart_end_to_end_and_resume(tmp_path):
     for stage in ("base", "sft", "grpo"):
         blind = json.loads((out / "eval" / f"{stage}-blind" / "results.json").read_text())
         cells = re.search(rf"^\| {stage} \(blind\) \|(.*)\|$", md, re.M).group(1).split("|")
-        assert cells[0].strip() == fmt(blind["overall"])
+        assert cells[0].strip() == fmt_ci(blind, "overall")
         assert json.loads((out / "eval" / f"{stage}-blind" / "config.json").read_text())["blind"] is True
         gain = results[stage]["overall"] - blind["overall"]
-        assert re.search(rf"^\| {stage} \| {gain:+.1f} \|", md, re.M)  # vision minus blind
+        assert re.search(rf"^\| {stage} \| {re.escape(f'{gain:+.1f}')} \|", md, re.M)  # vision minus blind
     # Worked examples: each with a frame strip and a floor plan, every stage's answer and score.
     examples = re.findall(r"^### #(\d+) ", md, re.M)
     assert examples and "Worked examples" in page
@@ -132,4 +134,4 @@ def test_quickstart_rejects_bad_flags(tmp_path):
     assert "no_such_task" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "vsgrpo.cli", "quickstart", "--out", str(tmp_path / "q"),
                            "--scenes", "0"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--scenes must be at least 1" in proc.stderr
+    assert proc.returncode == 2 and "--scenes: must be >= 1" in proc.stderr and "Traceback" not in proc.stderr

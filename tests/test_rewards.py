@@ -126,10 +126,12 @@ def test_monitors():
 @pytest.mark.parametrize("text", ["The answer is B.", "(B)", "Answer: B", " B", "B) yes", "B", "<answer>B</answer>",
                                   "right", "<answer>(b)</answer>"])
 def test_accuracy_reward_is_the_evaluation_score(parser, text):
-    # The cases where reward and evaluation used to disagree with parser="lmms-eval".
+    # The cases where reward and evaluation used to disagree with parser="lmms-eval". Rewards always take the
+    # <answer> span and map option text (evaluation's default except for lmms-eval, which turns both off).
     from vsgrpo.metrics import score_prediction
 
     opts = ["A. left", "B. right", "C. back"]
     reward = R.accuracy_reward(na_shape="metric", parser=parser)
     got = reward(completions=[text], ground_truth=["B"], question_type=["object_rel_direction_medium"], options=[opts])
-    assert got == [score_prediction(text, "B", "object_rel_direction_medium", opts, parser=parser)]
+    assert got == [score_prediction(text, "B", "object_rel_direction_medium", opts, parser=parser, answer_tag=True,
+                                    option_text=True)]

@@ -9,8 +9,14 @@ import pytest
 from vsgrpo import navigation as nav
 from vsgrpo.errors import MetaWarning
 from vsgrpo.questions.base import BuildConfig, Unchecked
-from vsgrpo.questions.route import (RoutePlanningTask, distractor_turns, parse_route_question,
-                                    parse_turn_text, route_question, turn_text)
+from vsgrpo.questions.route import (
+    RoutePlanningTask,
+    distractor_turns,
+    parse_route_question,
+    parse_turn_text,
+    route_question,
+    turn_text,
+)
 from vsgrpo.scene import FloorPlan, ObjectBox, Scene, load_meta_dir
 
 

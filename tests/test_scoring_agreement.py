@@ -4,17 +4,17 @@ Two contracts, checked on every question of the repository's VSI-Bench sample wi
 predictions, exhaustively and as hypothesis properties:
 
 - ``accuracy_reward(na_shape="metric", parser=P)`` returns exactly ``metrics.score_prediction``
-  for every prediction, question and parser P.
-- ``score_prediction(..., parser="lmms-eval", answer_tag=False, option_text=False)`` equals the
-  score of lmms-eval 0.7.3's own ``vsibench_process_results`` (run from the installed PyPI
-  package, see the ``lmms_vsibench`` fixture), and the aggregate equals its overall.
+  (answer tag and option text on, as training always reads them) for every prediction, question
+  and parser P.
+- ``score_prediction(..., parser="lmms-eval")`` (nothing else) equals lmms-eval 0.7.3's own
+  pipeline: the response stripped as its ``Task.process_results`` does, then its
+  ``vsibench_process_results`` (run from the installed PyPI package, see the ``lmms_vsibench``
+  fixture), and the aggregate equals its overall.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,35 +23,16 @@ from hypothesis import strategies as st
 
 from vsgrpo.answers import PARSERS, lmms_eval_number
 from vsgrpo.metrics import aggregate, score_prediction
+from vsgrpo.prompts import build_prompt
+from vsgrpo.questions import question_types
 from vsgrpo.rewards import accuracy_reward
 
-LMMS = dict(parser="lmms-eval", answer_tag=False, option_text=False)
+LMMS = dict(parser="lmms-eval")  # alone: lmms-eval's pipeline (no answer-tag / option-text steps)
+TRAIN_SWITCHES = dict(answer_tag=True, option_text=True)  # what rewards always apply
 FRAGMENTS = ["A", "B", "C", "D", "a", "b", " ", "  ", ".", "(", ")", ":", "\n", "The answer is ", "Answer: ", "answer",
              "<answer>", "</answer>", "<think>", "</think>", "1", "2", "3.5", "-", ",", "0", "12", "three", "twenty",
              "-one", "hundred", "and", "thousand", "one", "left", "right", "back", "sofa", "meters", "m", "x", "٣",
              "nan", "inf", "1e3", "**", "Option ", " is "]
-
-
-@pytest.fixture(scope="module")
-def lmms_vsibench():
-    """lmms-eval 0.7.3's ``lmms_eval/tasks/vsibench/utils.py``, imported from the installed package.
-
-    lmms-eval cannot be installed with its dependencies beside our pins (it requires av<16), so
-    ``scripts/setup.sh`` installs it with ``--no-deps``; its VSI-Bench module needs only numpy,
-    pandas, datasets, pyyaml and loguru, all installed. Loading the file directly skips
-    ``lmms_eval/tasks/__init__.py``, which would import the whole harness.
-    """
-    spec = importlib.util.find_spec("lmms_eval")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("lmms-eval is not installed; run `bash scripts/setup.sh` (it installs lmms-eval==0.7.3)")
-    from importlib.metadata import version
-
-    assert version("lmms-eval") == "0.7.3"
-    path = Path(list(spec.submodule_search_locations)[0]) / "tasks" / "vsibench" / "utils.py"
-    module_spec = importlib.util.spec_from_file_location("lmms_eval_vsibench_utils", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +76,8 @@ def test_reward_is_the_evaluation_score_on_every_question(questions):
     for row in questions:
         preds = adversarial(row)
         for parser in PARSERS:
-            expect = [score_prediction(p, row["ground_truth"], row["question_type"], row["options"], parser=parser)
-                      for p in preds]
+            expect = [score_prediction(p, row["ground_truth"], row["question_type"], row["options"], parser=parser,
+                                       **TRAIN_SWITCHES) for p in preds]
             assert _reward(parser, preds, row) == expect, (row["id"], parser)
             pairs += len(preds)
     assert pairs == 3 * 26 * len(questions)  # 279,864 prediction/parser pairs on the 3,588 questions
@@ -108,12 +89,14 @@ def test_reward_is_the_evaluation_score_on_every_question(questions):
 def test_reward_equals_score_property(questions, data, parser, pred):
     row = questions[data.draw(st.integers(0, len(questions) - 1), label="question")]
     assert _reward(parser, [pred], row) == [score_prediction(pred, row["ground_truth"], row["question_type"],
-                                                             row["options"], parser=parser)]
+                                                             row["options"], parser=parser, **TRAIN_SWITCHES)]
 
 
 def _lmms_score(lmms_vsibench, row: dict, pred: str) -> float:
+    """lmms-eval's pipeline for one response: ``Task.process_results`` strips it (lmms_eval/api/task.py),
+    then the task's ``vsibench_process_results`` scores it."""
     doc = dict(row)
-    lmms_vsibench.vsibench_process_results(doc, [pred])
+    lmms_vsibench.vsibench_process_results(doc, [pred.strip()])
     return float(doc["accuracy"] if row["options"] is not None else doc["MRA:.5:.95:.05"])
 
 
@@ -133,7 +116,7 @@ def test_lmms_eval_aggregate_matches(questions, lmms_vsibench, pick):
     for row in questions:
         pred = adversarial(row)[pick]
         doc = dict(row)
-        lmms_vsibench.vsibench_process_results(doc, [pred])
+        lmms_vsibench.vsibench_process_results(doc, [pred.strip()])
         docs.append(doc)
         rows.append((row["question_type"], score_prediction(pred, row["ground_truth"], row["question_type"],
                                                             row["options"], **LMMS)))
@@ -166,3 +149,15 @@ def test_number_parse_is_lmms_evals_extract_number(lmms_vsibench, text):
     except OverflowError:
         expect = math.inf
     assert lmms_eval_number(text) == expect
+
+
+def test_bench_prompt_is_lmms_eval_text_for_every_question_type(lmms_vsibench, questions):
+    """``build_prompt(mode="vanilla", style="bench")`` is lmms-eval 0.7.3's ``vsibench_doc_to_text``
+    (its default kwargs) byte for byte, on every question of the sample: every VSI-Bench type."""
+    seen = set()
+    for row in questions:
+        ours = build_prompt(row["question"], row["options"], mode="vanilla", style="bench")
+        assert ours == lmms_vsibench.vsibench_doc_to_text(row), row["question_type"]
+        seen.add(row["question_type"])
+    vsibench_types = set(lmms_vsibench.MCA_QUESTION_TYPES) | set(lmms_vsibench.NA_QUESTION_TYPES)
+    assert seen == vsibench_types and vsibench_types <= set(question_types())

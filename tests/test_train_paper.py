@@ -99,9 +99,9 @@ def test_recipes_load_and_resolve(recipe):
     assert out["method"] == method and out["trl"]["output_dir"] == cfg.output_dir
     json.dumps(out)  # JSON-serialisable
     if recipe.parent.name == "paper":
-        from vsgrpo.presets import VSI100K_TYPES
+        from vsgrpo.question_types import question_types
 
-        assert sorted(cfg.question_types) == sorted(VSI100K_TYPES)  # route planning / appearance order held out
+        assert sorted(cfg.question_types) == sorted(question_types(preset="vsi100k"))  # route planning / appearance order held out
         assert "route_planning" not in cfg.question_types
         for line in recipe.read_text().splitlines():
             assert "GPU-hour" not in line and "GPU hour" not in line, line  # no unmeasured cost claims
@@ -259,7 +259,6 @@ def test_groups_with_equal_rewards_are_dropped(tiny_model, two_videos, tmp_path)
 def test_shared_video_work_matches_per_row_path(tiny_model, two_videos, tmp_path):
     """One tower call per unique video; the same completions, rewards and KL as the per-row path."""
     from train_fixtures import AllVisionTowers
-
     from vsgrpo.train.runner import run_grpo
 
     runs = {}
@@ -334,8 +333,9 @@ def _eval_parquet(root: Path, videos_from: Path) -> Path:
             (2, "scene_b", "object_size_estimation",
              "What is the length of the longest dimension (length, width, or height) of the bed, measured in "
              "centimeters?", "180", None)]
+    # 'pruned' as in VSI-Bench's full release: question 1 is not in VSI-Bench-Debiased.
     df = pd.DataFrame([{"id": i, "dataset": "scannet", "scene_name": s, "question_type": qt, "question": q,
-                        "ground_truth": gt, "options": o} for i, s, qt, q, gt, o in rows])
+                        "ground_truth": gt, "options": o, "pruned": i == 1} for i, s, qt, q, gt, o in rows])
     path = root / "heldout.parquet"
     df.to_parquet(path)
     return path
@@ -361,6 +361,17 @@ def test_validation_while_training_logs_keeps_best_and_resumes(tiny_model, two_v
     logged = {r["step"]: r for r in _metrics(out) if "eval/overall" in r}
     assert sorted(logged) == [0, 1, 2] and all(logged[s["step"]]["eval/overall"] == s["overall"] for s in scores)
     assert "eval/object_counting" in logged[1] and "loss" in logged[1] and "loss" not in logged[0]
+    # The policy is also scored blind (no frames) and on VSI-Bench-Debiased, each step, and both are logged.
+    assert sorted(p.name for p in (ev / "blind").glob("step-*")) == ["step-0", "step-1", "step-2"]
+    for s in scores:
+        blind = json.loads((ev / "blind" / f"step-{s['step']}" / "config.json").read_text())
+        assert blind["blind"] is True
+        blind_res = json.loads((ev / "blind" / f"step-{s['step']}" / "results.json").read_text())
+        assert s["blind"]["overall"] == blind_res["overall"]
+        assert s["vision_minus_blind"]["overall"] == pytest.approx(s["overall"] - blind_res["overall"])
+        assert logged[s["step"]]["eval/vision_minus_blind/object_counting"] == pytest.approx(
+            s["scores"]["object_counting"] - blind_res["scores"]["object_counting"])
+        assert s["debiased"]["count"] == 2 and "eval_debiased/overall" in logged[s["step"]]
     events = list((out / "runs").rglob("events.out.tfevents.*"))
     assert events and any(b"eval/overall" in p.read_bytes() for p in events)
     # Best checkpoint kept despite save_total_limit=1 (transformers then keeps only the best), and recorded.
@@ -400,7 +411,9 @@ def test_bench_paper_step_runs_tiny_on_cpu(tmp_path):
     rows = json.loads(out.read_text())
     assert [(r["generations"], r["share_video_work"]) for r in rows] == [(2, False), (2, True)]
     assert all(r["steps"] == 2 and r["s_per_step"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
-    assert "| G | share_video_work |" in proc.stdout and "speed-up" in proc.stdout
+    assert "| model | G | share_video_work |" in proc.stdout and "speed-up" in proc.stdout
+    assert all(r["tokens"]["vision"] > 0 and {"generation", "loss forward", "backward"} <= set(r["phase_peak_mb"])
+               for r in rows)
 
 
 # ----------------------------------------------------------------------------- data preset, model-load order
@@ -409,13 +422,13 @@ def test_data_build_preset_vsi100k(example_meta, tmp_path, capsys):
     import pandas as pd
 
     from vsgrpo.cli import main
-    from vsgrpo.presets import VSI100K_TYPES
+    from vsgrpo.question_types import question_types
 
     out = tmp_path / "vsi100k"
     assert main(["data", "build", "--preset", "vsi100k", "--meta", str(example_meta), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     df = pd.read_parquet(out / "questions.parquet")
-    assert set(df["question_type"]) <= set(VSI100K_TYPES) and "object_abs_distance" in set(df["question_type"])
+    assert set(df["question_type"]) <= set(question_types(preset="vsi100k")) and "object_abs_distance" in set(df["question_type"])
     assert df["options"].isna().all()  # train style: no options, the answer is the word or number
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["distance"] == "center" and summary["config"]["per_scene"] is None
@@ -444,7 +457,6 @@ def test_trl_args_exist_before_the_model_is_loaded(tiny_model, two_videos, tmp_p
 def test_shared_video_work_other_families(family, tower_calls, two_videos, tmp_path):
     """Qwen2.5-VL reuses the embeddings (one tower call); Qwen3-VL (deepstack) falls back to pixels in each pass."""
     from train_fixtures import AllVisionTowers
-
     from vsgrpo.models.tiny import build_tiny_model
     from vsgrpo.train.runner import run_grpo
 

@@ -120,7 +120,7 @@ def test_cli_export_schema_overrides_and_recipe_settings(data, tmp_path):
     assert int(kv["data.max_prompt_length"]) >= 8 * 35
     settings = json.loads((out / "vsgrpo_reward.json").read_text())
     assert settings == {"mode": "think", "na_shape": "linear", "na_tolerance": 0.5, "parser": "official",
-                        "allow_empty_reasoning": True, "format_weight": 1.0}
+                        "allow_empty_reasoning": True, "format_weight": 1.0, "rewards": [], "user_modules": {}}
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "observe"])
@@ -232,6 +232,77 @@ def test_reward_file_scores_as_grpo_without_vsgrpo_or_torch(data, tmp_path, mode
         want = _grpo_reward(mode, ROWS[i], text)
         assert got == pytest.approx(want), (mode, ROWS[i][1], text)
     assert any(s["score"] > 0 for s in res["scores"]) and any(s["score"] == 0 for s in res["scores"])
+
+
+USER_REWARD = """import re
+
+
+def brevity(prompts=None, completions=(), **columns):
+    return [1.0 / (1 + len(re.findall(r"\\w+", str(c)))) for c in completions]
+"""
+
+
+def _recipe_with_rewards(tmp_path: Path, rewards: str) -> Path:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text((REPO / "recipes" / "tiny" / "grpo.yaml").read_text() + f"\nrewards: {rewards}\n")
+    return recipe
+
+
+def test_reward_file_returns_the_trainers_weighted_total_for_the_recipes_rewards(data, tmp_path, monkeypatch):
+    """A think-mode recipe with its own weights and a user reward: verl's reward file (run without vsgrpo)
+    returns the weighted total of the rewards the trainer resolves from the same recipe."""
+    from vsgrpo.train.config import load_config
+    from vsgrpo.train.reward_config import resolve_rewards
+
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "myrewards_verl.py").write_text(USER_REWARD)
+    monkeypatch.syspath_prepend(str(pkg))
+    recipe = _recipe_with_rewards(tmp_path, "[{accuracy: 0.7}, {format: 0.3}, {'myrewards_verl:brevity': 0.2}]")
+    out = tmp_path / "verl"
+    assert run_cli("data", "export", "--format", "verl", "--questions", str(data), "--out", str(out),
+                   "--config", str(recipe), "--val-fraction", "0.3") == 0
+    settings = json.loads((out / "vsgrpo_reward.json").read_text())
+    assert settings["rewards"] == [["accuracy", 0.7], ["format", 0.3], ["myrewards_verl:brevity", 0.2]]
+    assert (out / settings["user_modules"]["myrewards_verl"]).read_text() == USER_REWARD
+
+    cfg = load_config("grpo", recipe, check_paths=False)
+    assert cfg.mode == "think"
+    funcs, weights = resolve_rewards(cfg)
+    rows = {r["extra_info"]["id"]: r for r in read(out, "train") + read(out, "val")}
+    calls, want = [], []
+    for i, text in COMPLETIONS:
+        r = rows[str(i)]
+        extra = {k: (list(v) if isinstance(v, np.ndarray) else v) for k, v in r["extra_info"].items()}
+        extra["na_shape"] = None  # the recipe's shape on every row, as the trainer scores
+        calls.append({"data_source": r["data_source"], "solution_str": text,
+                      "ground_truth": r["reward_model"]["ground_truth"], "extra_info": extra})
+        row = ROWS[i]
+        parts = [f(prompts=[None], completions=[text], ground_truth=[row[3]], question_type=[row[1]],
+                   options=[row[4]])[0] for f in funcs]
+        want.append(sum(w * p for w, p in zip(weights, parts)))
+    res = _isolated_reward(out / "vsgrpo_reward.py", calls)
+    assert res["heavy"] == []
+    got = [s["score"] for s in res["scores"]]
+    assert got == pytest.approx(want)
+    # Not the default set: accuracy + format at weight 1 each gives other totals on these completions.
+    default = [_grpo_reward("think", ROWS[i], text)["score"] for i, text in COMPLETIONS]
+    assert sum(abs(g - d) > 1e-9 for g, d in zip(got, default)) >= len(COMPLETIONS) // 2
+
+
+def test_export_refuses_a_user_reward_it_cannot_carry_before_writing(data, tmp_path, monkeypatch, capsys):
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "heavy_reward_verl.py").write_text("def score(prompts=None, completions=(), **kw):\n"
+                                              "    import pandas\n    return [0.0] * len(completions)\n")
+    monkeypatch.syspath_prepend(str(pkg))
+    recipe = _recipe_with_rewards(tmp_path, "[accuracy, {'heavy_reward_verl:score': 0.5}]")
+    out = tmp_path / "verl"
+    assert run_cli("data", "export", "--format", "verl", "--questions", str(data), "--out", str(out),
+                   "--config", str(recipe), "--val-fraction", "0.3") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "heavy_reward_verl:score" in err[0] and "imports pandas" in err[0]
+    assert not out.exists()
 
 
 def test_validation_rows_score_as_vsgrpo_eval(data, tmp_path):

@@ -28,10 +28,9 @@ import time
 
 
 def compose(overrides: list[str]):
+    import verl
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-
-    import verl
 
     config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
     with initialize_config_dir(config_dir=config_dir, version_base=None):
@@ -40,7 +39,6 @@ def compose(overrides: list[str]):
 
 def check_config(req: dict) -> dict:
     from omegaconf import OmegaConf
-
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
@@ -69,7 +67,6 @@ def check_config(req: dict) -> dict:
 
 def check_dataset(req: dict, cfg) -> list[dict]:
     from transformers import AutoProcessor, AutoTokenizer
-
     from verl.utils.dataset.rl_dataset import RLHFDataset
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
@@ -100,7 +97,6 @@ def check_reward(req: dict, cfg) -> list[dict]:
     import numpy as np
     import pandas as pd
     import torch
-
     from verl import DataProto
     from verl.experimental.reward_loop import RewardLoopWorker
 
@@ -149,7 +145,6 @@ def _ray_reward(cfg, data) -> dict:
     process that loads the reward file by path), compute_rm_score -> rm_scores + reward_extra_info."""
     import ray
     from omegaconf import open_dict
-
     from verl.experimental.reward_loop import RewardLoopManager
 
     ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
@@ -170,7 +165,6 @@ def main() -> int:
     t0 = time.time()
     import torch
     import transformers
-
     import verl
 
     torch.set_num_threads(1)

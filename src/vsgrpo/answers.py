@@ -17,7 +17,10 @@ Scoring a prediction takes up to three steps, each a plain function here:
      (:func:`official_number`), so ``"3.5m"``, ``"1,200"`` and ``"three"`` are unparseable while
      ``"nan"``, ``"inf"``, ``"1e3"``, ``"1_000"`` and non-ASCII digits such as ``"٣"`` parse, as
      they do in the authors' code. A leading space makes the first token empty (``" A"`` scores 0).
-   - ``lmms-eval``: lmms-eval 0.7.3's VSI-Bench scoring, exactly. Multiple choice as
+   - ``lmms-eval``: lmms-eval 0.7.3's VSI-Bench scoring, exactly: the response is stripped
+     first (by the scorer, :func:`vsgrpo.metrics.score_detail`, as lmms-eval's
+     ``Task.process_results`` does), and steps 1 and 2 are off unless asked for
+     (:func:`default_switches`). Multiple choice as
      ``official`` (first space-separated token, trailing dots removed); numbers by
      :func:`lmms_eval_number`: the first digit run (``-?\d+(\.\d+)?``) or run of English number
      words, whichever starts first, anywhere in the answer.
@@ -40,6 +43,13 @@ from itertools import repeat
 PARSERS = ("official", "lmms-eval", "lenient")
 
 ANSWER_TAG = "answer"
+
+
+def default_switches(parser: str) -> tuple[bool, bool]:
+    """``(answer_tag, option_text)`` when not given: off for ``lmms-eval`` (its pipeline has neither
+    step, so ``parser="lmms-eval"`` alone is lmms-eval's scoring), on for the other parsers."""
+    on = parser != "lmms-eval"
+    return on, on
 
 _ANSWER_SPAN = re.compile(rf"<{ANSWER_TAG}>(.*?)</{ANSWER_TAG}>", re.DOTALL | re.IGNORECASE)
 # Greedy to the end, then back to the last closing tag: finds it in one linear pass.

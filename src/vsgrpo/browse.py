@@ -12,6 +12,15 @@ Routes: ``/`` (the page), ``/api/scenes``, ``/api/scene?dataset=&scene=``,
 (byte ranges, so the video can seek), and ``POST /api/flag`` ``{"id", "flagged", "note"}``.
 Paths from requests are joined with :func:`vsgrpo.io.safe_join`, so nothing outside the root's
 ``previews/`` and ``videos/`` folders is served; a POST from another origin is refused.
+
+Hardened as a local dev server should be (docs/questions.md, "Flagging wrong questions"): a request whose ``Host``
+is not the address the server is bound to is refused (DNS rebinding: a page of another site
+whose name resolves to 127.0.0.1 sends its own name as Host); a request must arrive within
+:data:`REQUEST_SECONDS` (headers and body) and a body must declare a ``Content-Length`` of at most
+:data:`MAX_BODY`; at most :data:`WORKERS` requests are served at once (the others wait in a
+:data:`BACKLOG`-deep listen queue); every bad request gets a 4xx (or a 5xx when the root cannot be
+written) with a JSON body, never a dropped connection or a traceback; media is streamed in
+:data:`CHUNK`-byte pieces.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import html
 import json
 import math
 import os
+import socket
 import threading
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +38,25 @@ from urllib.parse import parse_qs, urlparse
 
 from .errors import VsgrpoError
 from .flags import FLAGS_FILE, load_flags, row_key, set_flag
+
+MAX_BODY = 1 << 16  # bytes of a POST body (a flag is ~100)
+REQUEST_SECONDS = 20.0  # to send a request's line, headers and body
+SOCKET_SECONDS = 10.0  # of silence on a connection
+WORKERS = 16  # requests served at once
+BACKLOG = 256  # connections waiting to be accepted
+CHUNK = 1 << 16  # bytes per write when streaming media
+
+
+class NotFound(VsgrpoError):
+    """No such scene or question."""
+
+
+class BadRequest(Exception):
+    """A request the server answers with ``status`` and a one-line JSON error."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 def _plain(value):
@@ -102,7 +131,7 @@ class BrowseData:
         try:
             return self.index[(dataset, name)]
         except KeyError:
-            raise VsgrpoError(f"no scene {dataset}/{name} in {self.root / 'meta'}") from None
+            raise NotFound(f"no scene {dataset}/{name} in {self.root / 'meta'}") from None
 
     def question_types(self) -> list[str]:
         from .dataset import task_names
@@ -114,7 +143,7 @@ class BrowseData:
     def flag(self, qid: int, flagged: bool, note: str = "") -> dict:
         row = self.by_id.get(qid)
         if row is None:
-            raise VsgrpoError(f"no question with id {qid} in {self.questions_path}")
+            raise NotFound(f"no question with id {qid} in {self.questions_path}")
         with self.lock:
             flags = set_flag(self.root, row, flagged, note)
         return {"id": qid, "flagged": row_key(row) in flags, "flags": len(flags)}
@@ -199,12 +228,82 @@ def _hull(points):
     return np.asarray(lower[:-1] + upper[:-1])
 
 
+def _strict_json(raw: bytes):
+    """A JSON value with no NaN/Infinity and no number too large for a float (nesting is bounded by
+    the body's size and Python's recursion limit: too deep is a ``RecursionError``)."""
+
+    def constant(name):
+        raise ValueError(f"{name} is not JSON")
+
+    def number(text):
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text} is out of range")
+        return value
+
+    return json.loads(raw.decode("utf-8"), parse_constant=constant, parse_float=number)
+
+
+def _flag_request(body) -> tuple[int, bool, str]:
+    """``(id, flagged, note)`` of a ``POST /api/flag`` body, strictly typed."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    qid, flagged, note = body.get("id"), body.get("flagged", True), body.get("note", "")
+    if isinstance(qid, bool) or not isinstance(qid, int) or not -(1 << 63) <= qid < (1 << 63):
+        raise ValueError("id must be an integer question id")
+    if not isinstance(flagged, bool):
+        raise ValueError("flagged must be true or false (a JSON boolean)")
+    if not isinstance(note, str):
+        raise ValueError("note must be text")
+    return qid, flagged, note[:500]
+
+
 class _Handler(BaseHTTPRequestHandler):
     data: BrowseData  # set on the subclass made by make_server
     server_version = "vsgrpo-browse"
+    timeout = SOCKET_SECONDS  # socket timeout (StreamRequestHandler): a silent client is dropped
 
     def log_message(self, fmt, *args):  # quiet: the terminal shows the URL, not every request
         pass
+
+    # ---- time limit on receiving a request: a watchdog, since the socket timeout is per read
+
+    def handle_one_request(self):
+        self._watchdog = threading.Timer(REQUEST_SECONDS, self._cut)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        try:
+            super().handle_one_request()
+        except (OSError, ValueError):  # the client went away, or was cut off by the watchdog
+            self.close_connection = True
+        finally:
+            self._watchdog.cancel()
+
+    def _cut(self):
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _received(self):
+        """The request is read in full: what follows (a long video download) is not timed."""
+        self._watchdog.cancel()
+
+    # ---- who may ask
+
+    def _allowed_host(self) -> bool:
+        host, port = self.server.server_address[:2]
+        names = {f"{host}:{port}"}
+        if host in ("127.0.0.1", "::1"):
+            names |= {f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"}
+        return self.headers.get("Host", "").strip().lower() in names
+
+    def _check_host(self) -> bool:
+        if self._allowed_host():
+            return True
+        self._error(421 if self.headers.get("Host") else 400,
+                    "this server answers only requests addressed to it by its own address (Host header)")
+        return False
 
     # ---- responses
 
@@ -228,6 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- GET
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
+        self._received()
+        if not self._check_host():
+            return
         url = urlparse(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         try:
@@ -247,12 +349,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self._media(url.path[len("/media/"):])
             else:
                 self._error(404, f"no such page: {url.path}")
-        except VsgrpoError as e:
-            self._error(404, str(e))
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            self.close_connection = True
+        except Exception as e:  # noqa: BLE001 (every failure is an answer with a body, never a dropped connection)
+            self._fail(e)
 
     do_HEAD = do_GET
+
+    def _fail(self, e: Exception) -> None:
+        if isinstance(e, BadRequest):
+            status = e.status
+        elif isinstance(e, NotFound):
+            status = 404
+        elif isinstance(e, VsgrpoError):
+            status = 500  # a damaged flags file, a root that cannot be locked or written
+        else:
+            status = 500
+        message = str(e) if isinstance(e, (BadRequest, VsgrpoError)) else _os_message(e)
+        try:
+            self._error(status, message)
+        except OSError:
+            self.close_connection = True
 
     def _media(self, rel: str) -> None:
         from urllib.parse import unquote
@@ -263,7 +380,10 @@ class _Handler(BaseHTTPRequestHandler):
         kinds = {"previews": ("image/png", ".png"), "videos": ("video/mp4", ".mp4")}
         if len(parts) != 3 or parts[0] not in kinds or not parts[2].endswith(kinds[parts[0]][1]):
             return self._error(404, "media paths are previews/{dataset}/{scene}.png or videos/{dataset}/{scene}.mp4")
-        path = safe_join(self.data.root / parts[0], parts[1], parts[2])
+        try:
+            path = safe_join(self.data.root / parts[0], parts[1], parts[2])
+        except VsgrpoError as e:  # a path leaving the root
+            raise BadRequest(404, str(e)) from None
         if not path.is_file():
             return self._error(404, f"{parts[0]}/{parts[1]}/{parts[2]} not found")
         size = path.stat().st_size
@@ -271,42 +391,81 @@ class _Handler(BaseHTTPRequestHandler):
         status, extra = 200, {"Accept-Ranges": "bytes"}
         rng = self.headers.get("Range", "")
         if rng.startswith("bytes="):
-            a, _, b = rng[6:].split(",")[0].partition("-")
-            try:
-                start = int(a) if a else max(0, size - int(b))
-                end = min(int(b), size - 1) if a and b else end
-            except ValueError:
-                start, end = 0, size - 1
+            a, _, b = rng[6:].split(",")[0].strip().partition("-")
+            if not (a.isdigit() or b.isdigit()) or (a and not a.isdigit()) or (b and not b.isdigit()):
+                return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
+            start = int(a) if a else max(0, size - int(b))
+            end = min(int(b), size - 1) if a and b else end
             if start > end or start >= size:
                 return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
             status = 206
             extra["Content-Range"] = f"bytes {start}-{end}/{size}"
         with open(path, "rb") as f:
             f.seek(start)
-            body = f.read(end - start + 1)
-        self._send(status, body, kinds[parts[0]][0], extra)
+            self.send_response(status)
+            self.send_header("Content-Type", kinds[parts[0]][0])
+            self.send_header("Content-Length", str(end - start + 1))
+            self.send_header("Cache-Control", "no-store")
+            for k, v in extra.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            left = end - start + 1
+            while left > 0:  # streamed: a large video is never held in memory
+                chunk = f.read(min(CHUNK, left))
+                if not chunk:  # the file shrank under us; the client sees a short reply
+                    self.close_connection = True
+                    return
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
     # ---- POST
 
     def do_POST(self):  # noqa: N802
-        url = urlparse(self.path)
-        origin = self.headers.get("Origin")
-        host = self.headers.get("Host", "")
-        if origin and urlparse(origin).netloc != host:
-            return self._error(403, "flags can only be changed from the browse page itself")
-        if url.path != "/api/flag":
-            return self._error(404, f"no such endpoint: {url.path}")
         try:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(min(length, 1 << 16)) or b"{}")
-            qid, flagged = int(body["id"]), bool(body.get("flagged", True))
-            note = str(body.get("note", ""))[:500]
-        except (ValueError, KeyError, TypeError):
-            return self._error(400, 'send JSON {"id": <question id>, "flagged": true|false, "note": "..."}')
-        try:
+            raw = self._read_body()  # always read (or refused) first, so the connection stays in step
+            self._received()
+            if not self._check_host():
+                return
+            url = urlparse(self.path)
+            origin = self.headers.get("Origin")
+            host = self.headers.get("Host", "")
+            if origin and urlparse(origin).netloc.lower() != host.strip().lower():
+                return self._error(403, "flags can only be changed from the browse page itself")
+            if url.path != "/api/flag":
+                return self._error(404, f"no such endpoint: {url.path}")
+            try:
+                qid, flagged, note = _flag_request(_strict_json(raw or b"{}"))
+            except (ValueError, RecursionError, UnicodeDecodeError) as e:
+                raise BadRequest(400, f'{e}; send JSON {{"id": <question id>, "flagged": true|false, '
+                                      '"note": "..."}') from None
             self._json(self.data.flag(qid, flagged, note))
-        except VsgrpoError as e:
-            self._error(404, str(e))
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as e:  # noqa: BLE001 (see do_GET)
+            self._fail(e)
+
+    def _read_body(self) -> bytes:
+        """The body, by its ``Content-Length`` (required, 0..MAX_BODY); anything else is refused unread."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise BadRequest(411, "send the body with a Content-Length, not chunked")
+        text = self.headers.get("Content-Length")
+        if text is None:
+            return b""
+        if not text.strip().isdigit():
+            self.close_connection = True
+            raise BadRequest(400, f"bad Content-Length {text[:40]!r}")
+        length = int(text)
+        if length > MAX_BODY:
+            self.close_connection = True  # the unread body must not be taken for the next request
+            raise BadRequest(413, f"a body of {length} bytes is over the {MAX_BODY}-byte limit")
+        raw = self.rfile.read(length)
+        if len(raw) != length:
+            self.close_connection = True
+            raise BadRequest(400, "the body ended before its Content-Length")
+        return raw
 
 
 def make_server(root: str | os.PathLike, questions: str | os.PathLike | None = None, *, port: int = 8765,
@@ -315,12 +474,43 @@ def make_server(root: str | os.PathLike, questions: str | os.PathLike | None = N
     data = BrowseData(root, questions)
     handler = type("BrowseHandler", (_Handler,), {"data": data})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = _BoundedServer((host, port), handler)
     except OSError as e:
         raise VsgrpoError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port") from None
-    server.daemon_threads = True
     server.data = data  # type: ignore[attr-defined]
     return server
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per request, but at most :data:`WORKERS` at once; the rest wait in the listen queue."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG
+
+    def __init__(self, *args, **kwargs):
+        self._slots = threading.BoundedSemaphore(WORKERS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _os_message(e: BaseException) -> str:
+    if isinstance(e, OSError):
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        return f"cannot write the flags: {e.strerror or e}{where}"
+    return f"internal error: {type(e).__name__}: {e}"
 
 
 def url_of(server: ThreadingHTTPServer) -> str:

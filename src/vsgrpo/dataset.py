@@ -9,7 +9,9 @@ Parquet schema (VSI-Bench's columns first, then ours)::
     id int64, dataset, scene_name, question_type, question, ground_truth,
     options list<string> (null for NA and for train style),
     answer (word or number as text), answer_value float64 (NA only), objects list<string>,
-    video ("{dataset}/{scene_name}.mp4", relative to a videos root), extra (JSON text)
+    video ("{dataset}/{scene_name}.mp4", relative to a videos root), extra (JSON text),
+    question_kind ("numeric" | "choice" for a question type of a user's own, else null;
+    see :func:`vsgrpo.questions_parquet.declare_own_types`)
 """
 
 from __future__ import annotations
@@ -27,16 +29,30 @@ import numpy as np
 
 from .errors import VsgrpoError
 from .progress import progress
-from .questions import BuildConfig, Question, Unchecked, get_task, question_types, question_types_of, scored_tasks
+from .questions import (
+    BuildConfig,
+    Question,
+    Unchecked,
+    get_task,
+    question_types,
+    question_types_of,
+    scored_task_of,
+    scored_tasks,
+)
 from .questions.options import LetterBalancer, lettered, numeric_distractors
+from .questions_parquet import REQUIRED_COLUMNS, questions_schema, read_questions  # noqa: F401 (the dataset API)
 from .scene import Scene, SceneIndex
-
-REQUIRED_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth", "options")
 
 
 def task_names(selected: Iterable[str] | None = None) -> list[str]:
-    """Registered task names in column order of their scored task (or ``selected``, validated, in that order)."""
-    names = list(selected) if selected is not None else list(question_types())
+    """Registered task names in column order of their scored task (or ``selected``, validated, in that order).
+
+    By default only the types that have a generator: a team's own types (declared by a file's
+    ``question_kind``) are scored like the others but cannot be built from a scene.
+    """
+    from .questions import TASK_REGISTRY
+
+    names = list(selected) if selected is not None else [n for n in question_types() if n in TASK_REGISTRY]
     for n in names:
         get_task(n)
     rank = {n: i for i, n in enumerate(qt for t in scored_tasks() for qt in question_types_of(t))}
@@ -78,6 +94,10 @@ def build_questions(index: Mapping[tuple[str, str], Scene], config: BuildConfig,
                 cands = kept
             pools[name].append(cands)
     picked = {n: _pick(get_task(n), keys, pools[n], config) for n in names}
+    if config.mix is not None:
+        from .presets import mix_counts
+
+        picked = apply_mix(picked, mix_counts(config.mix), config.seed)
     out: list[Question] = []
     for i in range(len(keys)):
         for name in names:
@@ -105,11 +125,75 @@ def _pick(task, keys: list[tuple[str, str]], pools: list[list[Question]], config
     rng = _rng(config.seed, "balance", task.name)
     chosen = balance.select(task.kind, pools, cap, rng)
     flat = [(i, k) for i, ks in enumerate(chosen) for k in ks]
-    keep = set(balance.trim(task.kind, [pools[i][k] for i, k in flat], rng))
+    trimmed = balance.trim(task.kind, [pools[i][k] for i, k in flat], rng)  # positions in flat
+    kept = balance.decorrelate(task.kind, [pools[i][k] for i, k in (flat[n] for n in trimmed)], rng)
+    keep = {trimmed[n] for n in kept}
     out = [[] for _ in pools]
     for n, (i, k) in enumerate(flat):
         if n in keep:
             out[i].append(pools[i][k])
+    return out
+
+
+def mix_quotas(available: Mapping[str, int], target: Mapping[str, int]) -> dict[str, int]:
+    """Questions to keep per scored task so that the shares are ``target``'s: the largest build in
+    which no task needs more than it has. Tasks of ``target`` with nothing available are left out
+    (the others keep their relative shares); tasks not in ``target`` get no quota."""
+    present = {t: n for t, n in target.items() if available.get(t, 0) > 0 and n > 0}
+    if not present:
+        return {}
+    scale = min(available[t] / n for t, n in present.items())
+    return {t: min(available[t], int(round(n * scale))) for t, n in present.items()}
+
+
+def _spread(sizes: list[int], quota: int, rng: np.random.Generator) -> list[int]:
+    """Per-scene quotas summing to ``quota``: every scene the same number where it has that many
+    (water filling, so no scene dominates a task), the remainder to scenes drawn with ``rng``."""
+    take = [0] * len(sizes)
+    left = min(quota, sum(sizes))
+    open_ = [i for i, s in enumerate(sizes) if s > 0]
+    while left > 0 and open_:
+        level = left // len(open_)
+        if level == 0:
+            for i in sorted(rng.choice(len(open_), left, replace=False).tolist()):
+                take[open_[i]] += 1
+            break
+        for i in open_:
+            add = min(level, sizes[i] - take[i])
+            take[i] += add
+            left -= add
+        open_ = [i for i in open_ if take[i] < sizes[i]]
+    return take
+
+
+def apply_mix(picked: Mapping[str, list[list[Question]]], target: Mapping[str, int],
+              seed: int) -> dict[str, list[list[Question]]]:
+    """Cut per-scene question lists (``{question_type: [per scene]}``) to the task mix ``target``
+    (``{scored task: count}``, e.g. the paper's VSI-100k counts).
+
+    The quota of each scored task (:func:`mix_quotas`) is spread over the scenes
+    (:func:`_spread`); within a scene the kept questions are drawn uniformly from all of the task's
+    question types, so the three relative-direction levels keep the proportions the scenes give.
+    Every draw is seeded by ``seed`` and the task name only: the same inputs give the same build.
+    """
+    members: dict[str, list[str]] = defaultdict(list)
+    for qt in picked:
+        members[scored_task_of(qt)].append(qt)
+    available = {t: sum(len(s) for qt in qts for s in picked[qt]) for t, qts in members.items()}
+    quotas = mix_quotas(available, target)
+    out = {qt: [list(s) for s in scenes] for qt, scenes in picked.items()}
+    for task, quota in quotas.items():
+        qts = members[task]
+        n_scenes = len(picked[qts[0]])
+        items = [[(qt, q) for qt in qts for q in picked[qt][i]] for i in range(n_scenes)]
+        rng = _rng(seed, "mix", task)
+        take = _spread([len(s) for s in items], quota, rng)
+        for qt in qts:
+            out[qt] = [[] for _ in range(n_scenes)]
+        for i, (scene_items, k) in enumerate(zip(items, take)):
+            for j in sorted(rng.choice(len(scene_items), k, replace=False).tolist()):
+                qt, q = scene_items[j]
+                out[qt][i].append(q)
     return out
 
 
@@ -135,18 +219,6 @@ def _apply_style(task, q: Question, config: BuildConfig, balancer: LetterBalance
     return replace(q, ground_truth=q.answer, options=None)
 
 
-def questions_schema():
-    """The pyarrow schema of a questions parquet (see the module doc); ``data import`` writes it too."""
-    import pyarrow as pa
-
-    return pa.schema([
-        ("id", pa.int64()), ("dataset", pa.string()), ("scene_name", pa.string()),
-        ("question_type", pa.string()), ("question", pa.string()), ("ground_truth", pa.string()),
-        ("options", pa.list_(pa.string())), ("answer", pa.string()), ("answer_value", pa.float64()),
-        ("objects", pa.list_(pa.string())), ("video", pa.string()), ("extra", pa.string()),
-    ])
-
-
 def questions_table(questions: list[Question]):
     """The questions as a pyarrow Table in the documented schema."""
     import pyarrow as pa
@@ -166,6 +238,7 @@ def questions_table(questions: list[Question]):
         cols["objects"].append(list(q.objects))
         cols["video"].append(f"{q.dataset}/{q.scene_name}.mp4")
         cols["extra"].append(json.dumps(_jsonable(q.extra), sort_keys=True) if q.extra else None)
+        cols["question_kind"].append(None)  # built types are registered; only a team's own types say it
     return pa.table(cols, schema=schema)
 
 
@@ -182,7 +255,7 @@ def _jsonable(obj: Any) -> Any:
 
 
 def summarize(questions: list[Question], config: BuildConfig, n_scenes: int) -> dict:
-    from .eval.baselines import compute_baselines
+    from .chance import compute_baselines
 
     counts = Counter(q.question_type for q in questions)
     names = task_names(config.tasks)
@@ -190,7 +263,7 @@ def summarize(questions: list[Question], config: BuildConfig, n_scenes: int) -> 
                                 "options": q.options} for q in questions)
     return {"questions": len(questions), "scenes": n_scenes,
             "counts": {n: counts.get(n, 0) for n in names},
-            # What a blind guess scores on these questions, in percent (see vsgrpo.eval.baselines).
+            # What a blind guess scores on these questions, in percent (see vsgrpo.chance).
             "chance": {k: chance[k] for k in ("random", "frequency", "overall", "answers")},
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}}
 
@@ -207,7 +280,7 @@ def write_dataset(out_dir: str | os.PathLike, questions: list[Question], summary
 
     import pyarrow.parquet as pq
 
-    from .io import _umask, commit, ensure_writable_dir
+    from .io import commit, ensure_writable_dir, umask
 
     out = ensure_writable_dir(out_dir)
     table = questions_table(questions)
@@ -222,7 +295,7 @@ def write_dataset(out_dir: str | os.PathLike, questions: list[Question], summary
         pq.write_table(table, tq)
         ts.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         for t in temps:
-            t.chmod(0o666 & ~_umask())
+            t.chmod(0o666 & ~umask())
             with open(t, "rb") as f:
                 os.fsync(f.fileno())
         spath.unlink(missing_ok=True)
@@ -251,7 +324,8 @@ def load_scenes(meta: str | os.PathLike) -> SceneIndex:
 BUILD_CONFIG_FILE = "build_config.json"
 _BUILD_FLAGS = {"meta": "--meta", "style": "--style", "distance": "--distance", "per_scene": "--per-scene",
                 "seed": "--seed", "tasks": "--tasks", "na_options": "--na-options",
-                "appearance_threshold": "--appearance-threshold", "balance": "balance (--no-balance)"}
+                "appearance_threshold": "--appearance-threshold", "balance": "balance (--no-balance)",
+                "mix": "the task mix (--preset)"}
 
 
 def build_settings(meta: str | os.PathLike, config: BuildConfig) -> dict:
@@ -263,12 +337,17 @@ def build_settings(meta: str | os.PathLike, config: BuildConfig) -> dict:
     return settings
 
 
-def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig, *, overwrite: bool = False) -> dict:
+def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig, *, overwrite: bool = False,
+          debias: bool = False, audit: bool = False) -> dict:
     """``vsgrpo data build``: questions from every scene in ``meta`` into ``out``.
 
     The settings are stored in ``out/build_config.json`` before the work; a rebuild into ``out``
     with other settings is refused unless ``overwrite`` (the same settings rebuild in place).
+    ``debias``: prune by the text-only audit (:func:`debias_questions`); ``audit``: add the
+    audit of the written questions to the summary (:func:`audit_questions`).
     """
+    if debias and config.style != "bench":
+        raise VsgrpoError("--debias needs --style bench (the audit reads the lettered options)")
     from .io import check_settings, remove_stale_temps, run_lock, safe_join
 
     index = load_scenes(meta)
@@ -284,11 +363,19 @@ def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig, 
     flagged = set(load_flags(root)) if root is not None else set()  # `data browse` flags: left out
     with run_lock(out, "data build") as folder:  # fail before the long work; one build per folder
         remove_stale_temps(folder, recursive=False)
-        check_settings(folder / BUILD_CONFIG_FILE, build_settings(meta, config), overwrite=overwrite,
-                       what="questions built", flags=_BUILD_FLAGS)
+        settings = {**build_settings(meta, config), "debias": debias}  # builds stored before lack it: accepted
+        check_settings(folder / BUILD_CONFIG_FILE, settings, overwrite=overwrite,
+                       what="questions built", flags={**_BUILD_FLAGS, "debias": "--debias"})
         left_out: list[Question] = []
         questions = build_questions(index, config, exclude=flagged, excluded=left_out)
+        pruning = None
+        if debias:
+            questions, pruning = debias_questions(questions, seed=config.seed)
         summary = summarize(questions, config, len(index))
+        if pruning is not None:
+            summary["debias"] = pruning
+        if audit:
+            summary["audit"] = pruning["after"] if pruning is not None else audit_questions(questions)
         if flagged:
             summary["flagged_left_out"] = {"file": str(root / FLAGS_FILE), "flags": len(flagged),
                                            "questions": len(left_out)}
@@ -296,33 +383,32 @@ def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig, 
     return summary
 
 
+def _audit_records(questions: list[Question]) -> list[dict]:
+    """The questions as the rows the audit reads (ids = positions, as the parquet will number them)."""
+    return [{"id": i, "dataset": q.dataset, "scene_name": q.scene_name, "question_type": q.question_type,
+             "question": q.question, "ground_truth": q.ground_truth, "options": q.options,
+             "objects": list(q.objects)} for i, q in enumerate(questions)]
+
+
+def audit_questions(questions: list[Question]) -> dict:
+    """The text-only audit (:mod:`vsgrpo.audit`, scene-grouped folds, the paper's settings) of built questions."""
+    from .audit import audit_records
+
+    return audit_records(_audit_records(questions))[0]
+
+
+def debias_questions(questions: list[Question], *, seed: int = 0) -> tuple[list[Question], dict]:
+    """``data build --debias``: the questions left by iterative bias pruning (:func:`vsgrpo.audit.prune`)
+    and its report (audits before, after, and after removing as many questions at random)."""
+    from .audit import prune
+
+    report = prune(_audit_records(questions), seed=seed)
+    keep = report.pop("keep")
+    return [questions[i] for i in keep], report
+
+
 # ---------------------------------------------------------------------------------------------
 # verify
-
-
-def read_questions(path: str | os.PathLike, *, required: Iterable[str] = REQUIRED_COLUMNS,
-                   what: str = "questions file"):
-    """A VSI-Bench-format parquet as a DataFrame, with a clear error for a wrong file.
-
-    The one reader behind ``data verify``, ``eval`` and training data, so every command rejects
-    a wrong file the same way. ``what`` names the file in messages.
-    """
-    import pandas as pd
-    import pyarrow as pa
-
-    path = Path(path)
-    required = tuple(required)
-    if not path.is_file():
-        raise VsgrpoError(f"{what} not found: {path}")
-    try:
-        df = pd.read_parquet(path)
-    except (OSError, ValueError, pa.ArrowException) as e:
-        raise VsgrpoError(f"{path} is not a readable parquet file ({str(e).splitlines()[0][:120]})") from None
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise VsgrpoError(f"{path} lacks column(s) {', '.join(missing)}; a VSI-Bench parquet needs "
-                          f"{', '.join(required)}")
-    return df
 
 
 def verify_questions(index: Mapping[tuple[str, str], Scene], df) -> dict:

@@ -11,7 +11,9 @@ rows afresh on every build: :func:`question_key` = dataset, scene, question type
 the question is about (in order) and the answer (a question file without ``objects`` /
 ``answer`` columns, e.g. VSI-Bench's release, is keyed by question text and ground truth
 instead). So a flag made while browsing one build leaves the same question out of the next
-build, and out of training on any parquet that holds it. The file is replaced atomically.
+build, and out of training on any parquet that holds it. The file is replaced atomically, and
+each change is a read-modify-write under a lock (``ROOT/.flags.lock``, ``flock``) shared by every
+process, so two ``data browse`` servers on one root never lose each other's flags.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VsgrpoError
-from .io import write_json
+from .io import file_lock, write_json
 
 FLAGS_FILE = "flags.json"
-_LOCK = threading.Lock()
+FLAGS_LOCK = ".flags.lock"
+_LOCK = threading.Lock()  # (flock locks an open file, not a thread: threads take this one first)
 
 
 def _plain_list(value) -> list[str]:
@@ -70,7 +73,7 @@ def flags_path(root: str | os.PathLike) -> Path:
 def load_flags(root: str | os.PathLike) -> dict[str, dict]:
     """``{key: flag}`` of ``ROOT/flags.json``; empty when there is none. A damaged file is an error."""
     path = flags_path(root)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -86,7 +89,7 @@ def load_flags(root: str | os.PathLike) -> dict[str, dict]:
 def set_flag(root: str | os.PathLike, row: Mapping[str, Any], flagged: bool, note: str = "") -> dict[str, dict]:
     """Flag (or unflag) one question row; rewrites ``ROOT/flags.json`` atomically. Returns all flags."""
     key = row_key(row)
-    with _LOCK:
+    with _LOCK, file_lock(Path(root) / FLAGS_LOCK):
         flags = load_flags(root)
         if flagged:
             answer = row.get("answer")

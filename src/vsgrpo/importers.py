@@ -23,6 +23,14 @@ Every row that cannot be used (no video under ``--videos``, a path leaving it, a
 its own reward would not score 1, an unknown type) is listed in ``OUT/skipped.jsonl`` with the
 reason: nothing is dropped silently. ``OUT/videos`` links to ``--videos`` so training finds the
 videos without a ``video_root`` setting.
+
+Writing (docs/reliability.md): the settings go to ``OUT/import_config.json`` before any work, and a
+rerun with other settings (``--format``, ``--input``, ``--videos``, ``--map``, ``--question-type``)
+is refused unless ``--overwrite``. The three files are written to temporary files first; then the
+old ``questions.parquet`` is removed, ``skipped.jsonl`` and ``summary.json`` renamed into place and
+the parquet last, as the commit marker: a parquet is always beside the skipped list and summary it
+was made with (``summary.json`` records its sha256). A failed or killed conversion leaves the previous
+output as it was; a kill between the renames leaves no parquet (rerun the same command).
 """
 
 from __future__ import annotations
@@ -33,39 +41,15 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data_configs import IMPORT_FIELDS, IMPORT_FORMATS, ImportConfig  # noqa: F401 (re-exported)
 from .errors import VsgrpoError
 
-FORMATS = ("video-r1", "llava", "jsonl")
-FIELDS = ("id", "question", "answer", "video", "options", "question_type", "problem_type")
+FORMATS, FIELDS = IMPORT_FORMATS, IMPORT_FIELDS
 PROBLEM_KINDS = {"multiple choice": "MCA", "numerical": "NA", "regression": "NA"}
 _OPTION = re.compile(r"^\(?([A-Z])[.):]\s*(.*)$", re.S)
-
-
-@dataclass
-class ImportConfig:
-    """Settings of ``vsgrpo data import`` (each field is one CLI flag)."""
-
-    format: str
-    input: str
-    videos: str
-    out: str
-    mapping: dict[str, str] = field(default_factory=dict)
-    question_type: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise VsgrpoError(f"unknown --format {self.format!r}; choose one of {', '.join(FORMATS)}")
-        unknown = sorted(set(self.mapping) - set(FIELDS))
-        if unknown:
-            raise VsgrpoError(f"--map: unknown field(s) {', '.join(unknown)}; fields are {', '.join(FIELDS)}")
-        if self.question_type is not None:
-            from .questions import get_task
-
-            get_task(self.question_type)
 
 
 def parse_map(items: list[str] | None) -> dict[str, str]:
@@ -97,6 +81,8 @@ def _load_json_or_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise VsgrpoError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        except RecursionError:
+            raise VsgrpoError(f"{path}: JSON nested too deeply to be a question list") from None
         yield from enumerate(data)
         return
     for i, line in enumerate(text.splitlines()):
@@ -106,6 +92,8 @@ def _load_json_or_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             yield i, json.loads(line)
         except json.JSONDecodeError as e:
             yield i, Skip(f"line {i + 1} is not valid JSON ({e.msg})")
+        except RecursionError:
+            yield i, Skip(f"line {i + 1} is JSON nested too deeply to be a question")
 
 
 def _get(rec: Mapping, mapping: Mapping[str, str], name: str, *defaults: str):
@@ -168,7 +156,7 @@ def read_jsonl(rec: Mapping, mapping: Mapping[str, str]) -> dict:
     return {"id": _get(rec, mapping, "id"), "question": _get(rec, mapping, "question"),
             "answer": _get(rec, mapping, "answer", "ground_truth"), "video": _get(rec, mapping, "video"),
             "options": _get(rec, mapping, "options"), "question_type": _get(rec, mapping, "question_type"),
-            "kind": None}
+            "question_kind": _get(rec, mapping, "question_kind"), "kind": None}
 
 
 READERS: dict[str, Callable[[Mapping, Mapping[str, str]], dict]] = {
@@ -180,29 +168,10 @@ READERS: dict[str, Callable[[Mapping, Mapping[str, str]], dict]] = {
 
 
 def infer_question_type(question: str) -> str | None:
-    """The VSI-Bench question type whose template wrote ``question`` (None if none did)."""
-    from .questions import templates
-    from .questions.appearance import PREFIX as APPEARANCE_PREFIX
-    from .questions.route import HEAD as ROUTE_HEAD
+    """The registered question type whose templates wrote ``question`` (:meth:`Task.matches`; None if none did)."""
+    from .questions import TASK_REGISTRY
 
-    exact = {
-        templates.COUNTING: "object_counting", templates.ABS_DISTANCE: "object_abs_distance",
-        templates.ABS_DISTANCE_CENTER: "object_abs_distance", templates.OBJECT_SIZE: "object_size_estimation",
-        templates.ROOM_SIZE: "room_size_estimation", templates.REL_DISTANCE: "object_rel_distance",
-        templates.REL_DISTANCE_CENTER: "object_rel_distance",
-        templates.REL_DIRECTION_EASY: "object_rel_direction_easy",
-        templates.REL_DIRECTION_MEDIUM: "object_rel_direction_medium",
-        templates.REL_DIRECTION_HARD: "object_rel_direction_hard",
-    }
-    for template, question_type in exact.items():
-        if templates.parse(template, question) is not None:
-            return question_type
-    # released route questions vary the head ("at the bed facing", "by the chair and facing"): match its opening
-    if question.strip().startswith(ROUTE_HEAD.split(" at the {start}")[0]):
-        return "route_planning"
-    if question.strip().startswith(APPEARANCE_PREFIX):
-        return "obj_appearance_order"
-    return None
+    return next((name for name, task in TASK_REGISTRY.items() if task.matches(question)), None)
 
 
 def _options(value) -> list[str] | None:
@@ -241,10 +210,15 @@ def _mca_answer(answer: str, options: list[str] | None) -> tuple[str, str]:
     raise Skip(f"answer {answer!r} is not one of the options ({', '.join(options)})")
 
 
-def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
-    """A questions-parquet row from a read record (raises :class:`Skip` with the reason)."""
+def to_row(rec: dict, videos: Path, default_type: str | None, default_kind: str | None = None) -> dict:
+    """A questions-parquet row from a read record (raises :class:`Skip` with the reason).
+
+    A question type outside the registered ones is a team's own type when the record (or
+    ``--question-kind``) gives its ``question_kind``: ``numeric`` or ``choice``.
+    """
     from .io import safe_join
-    from .questions import get_task
+    from .question_types import QUESTION_KINDS, TYPES, declare_own_type
+    from .question_types import own_kind as own_kind_of
 
     question = rec.get("question")
     if not isinstance(question, str) or not question.strip():
@@ -257,12 +231,19 @@ def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
     if qt is None:
         raise Skip("cannot tell the question type from the text; pass --question-type or "
                    "--map question_type=COLUMN")
+    qt = str(qt)
+    own_kind = rec.get("question_kind") or (default_kind if qt not in TYPES else None)
+    if own_kind is not None and not (isinstance(own_kind, str) and own_kind.strip().lower() in QUESTION_KINDS):
+        raise Skip(f"question_kind must be one of {', '.join(QUESTION_KINDS)}, not {own_kind!r}")
+    if qt not in TYPES and own_kind is None:
+        raise Skip(f"unknown question type {qt!r}: give its question_kind (numeric or choice) to import it as a "
+                   "type of your own")
     try:
-        task = get_task(str(qt))
+        facts = declare_own_type(qt, own_kind.strip().lower()) if own_kind is not None else TYPES[qt]
     except VsgrpoError as e:
         raise Skip(str(e)) from None
-    if rec.get("kind") and rec["kind"] != task.kind:
-        raise Skip(f"the format says {rec['kind']} but question type {task.name} is {task.kind}")
+    if rec.get("kind") and rec["kind"] != facts.kind:
+        raise Skip(f"the format says {rec['kind']} but question type {facts.name} is {facts.kind}")
     video = rec.get("video")
     if not isinstance(video, str) or not video.strip():
         raise Skip("no video path")
@@ -282,7 +263,7 @@ def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
     options = _options(rec.get("options"))
     ground_truth, word = _mca_answer(answer, options)  # the letter and its option text, or the answer itself
     value = None
-    if task.kind == "NA":
+    if facts.kind == "NA":
         # Numeric questions are scored by MRA on the number (VSI-Bench's NA rows carry no options):
         # an answer given as an option letter becomes that option's number.
         try:
@@ -294,8 +275,9 @@ def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
         ground_truth, options = word, None
     parts = Path(rel).parts
     row = {"dataset": parts[0] if len(parts) > 1 else "imported", "scene_name": Path(rel).stem,
-           "question_type": task.name, "question": question.strip(), "ground_truth": ground_truth,
-           "options": options, "answer": word, "answer_value": value, "objects": [], "video": rel}
+           "question_type": facts.name, "question": question.strip(), "ground_truth": ground_truth,
+           "options": options, "answer": word, "answer_value": value, "objects": [], "video": rel,
+           "question_kind": own_kind_of(facts.name)}
     from .train.data import row_problem
 
     problem = row_problem(row)
@@ -311,7 +293,7 @@ def to_row(rec: dict, videos: Path, default_type: str | None) -> dict:
 def _table(rows: list[dict]):
     import pyarrow as pa
 
-    from .dataset import questions_schema
+    from .questions_parquet import questions_schema
 
     schema = questions_schema()
     return pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
@@ -321,18 +303,29 @@ def _int_id(value) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if -2**63 <= value < 2**63 else None  # the parquet's id column is int64
     if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
         return int(value)
     return None
 
 
-def import_questions(config: ImportConfig) -> dict:
-    """Convert ``config.input`` and write ``questions.parquet``, ``skipped.jsonl`` and
-    ``summary.json`` into ``config.out``; returns the summary."""
-    import pyarrow.parquet as pq
+IMPORT_CONFIG_FILE = "import_config.json"
+OUTPUT_FILES = ("skipped.jsonl", "summary.json", "questions.parquet")  # in commit order: the parquet last
+_FLAGS = {"format": "--format", "input": "--input", "videos": "--videos", "mapping": "--map",
+          "question_type": "--question-type", "question_kind": "--question-kind"}
 
-    from .io import atomic_path, run_lock, write_json
+
+def import_settings(config: ImportConfig) -> dict:
+    """What changes an import's output (stored in ``OUT/import_config.json``)."""
+    return {"format": config.format, "input": os.path.abspath(config.input), "videos": os.path.abspath(config.videos),
+            "mapping": [f"{k}={v}" for k, v in sorted(config.mapping.items())], "question_type": config.question_type,
+            "question_kind": config.question_kind}
+
+
+def import_questions(config: ImportConfig, *, overwrite: bool = False) -> dict:
+    """Convert ``config.input`` and write ``questions.parquet``, ``skipped.jsonl`` and
+    ``summary.json`` into ``config.out``; returns the summary. See the module doc for how."""
+    from .io import check_settings, remove_stale_temps, run_lock
 
     src = Path(config.input)
     if not src.is_file():
@@ -340,6 +333,9 @@ def import_questions(config: ImportConfig) -> dict:
     videos = Path(os.path.abspath(config.videos))
     if not videos.is_dir():
         raise VsgrpoError(f"--videos folder not found: {videos}")
+    if Path(config.out).is_dir():  # other settings are refused before the conversion, which may fail too
+        check_settings(Path(config.out) / IMPORT_CONFIG_FILE, import_settings(config), overwrite=overwrite,
+                       what="an imported question set", flags=_FLAGS, store=False)
     reader = READERS[config.format]
     rows, skipped = [], []
     for pos, rec in _load_json_or_jsonl(src):
@@ -349,13 +345,17 @@ def import_questions(config: ImportConfig) -> dict:
                 raise rec
             if not isinstance(rec, Mapping):
                 raise Skip(f"a record must be a JSON object, got {type(rec).__name__}")
-            row = to_row(reader(rec, config.mapping), videos, config.question_type)
+            row = to_row(reader(rec, config.mapping), videos, config.question_type, config.question_kind)
         except Skip as e:
             skipped.append({"position": pos, "id": source_id if _jsonable(source_id) else repr(source_id),
                             "reason": str(e)})
             continue
         row["source_id"] = source_id
         rows.append(row)
+    if not rows:  # an empty parquet would look like a finished import
+        reasons = "; ".join(f"{n} x {r}" for r, n in Counter(s["reason"] for s in skipped).most_common(2))
+        raise VsgrpoError(f"no question could be imported from {src}" +
+                          (f": {len(skipped)} record(s) skipped ({reasons})" if skipped else ": it holds no record"))
     # Keep the source's ids when they are unique integers (users match predictions by id), else number 0..n-1.
     ids = [_int_id(r["source_id"]) for r in rows]
     keep = all(i is not None for i in ids) and len(set(ids)) == len(ids)
@@ -369,17 +369,49 @@ def import_questions(config: ImportConfig) -> dict:
                "skipped": len(skipped), "counts": dict(sorted(Counter(r["question_type"] for r in rows).items())),
                "skip_reasons": dict(Counter(s["reason"].split(" (")[0][:80] for s in skipped).most_common(10))}
     with run_lock(config.out, "data import") as out:
-        with atomic_path(out / "skipped.jsonl") as tmp:
-            tmp.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped), encoding="utf-8")
-        write_json(out / "summary.json", summary)
-        with atomic_path(out / "questions.parquet") as tmp:
-            pq.write_table(_table(rows), tmp)
+        remove_stale_temps(out, recursive=False)
+        check_settings(out / IMPORT_CONFIG_FILE, import_settings(config), overwrite=overwrite,
+                       what="an imported question set", flags=_FLAGS)
+        _write_together(out, rows, skipped, summary)
         link = out / "videos"
         if link.is_symlink() and Path(os.readlink(link)) != videos:
             link.unlink()
         if not link.exists() and not link.is_symlink():
             link.symlink_to(videos, target_is_directory=True)
     return summary
+
+
+def _write_together(out: Path, rows: list[dict], skipped: list[dict], summary: dict) -> None:
+    """Write the three files so that a parquet never sits beside another import's skipped list or summary."""
+    import hashlib
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from .io import commit, umask
+
+    temps: dict[str, Path] = {}
+    try:
+        for name in OUTPUT_FILES:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            os.close(fd)
+            temps[name] = Path(tmp)
+        pq.write_table(_table(rows), temps["questions.parquet"])
+        summary["questions_sha256"] = hashlib.sha256(temps["questions.parquet"].read_bytes()).hexdigest()
+        temps["skipped.jsonl"].write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped),
+                                          encoding="utf-8")
+        temps["summary.json"].write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for tmp in temps.values():
+            tmp.chmod(0o666 & ~umask())
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        (out / "questions.parquet").unlink(missing_ok=True)  # from here until the last rename: no parquet
+        for name in OUTPUT_FILES:
+            commit(temps[name], out / name)
+    except BaseException:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def _jsonable(value) -> bool:

@@ -39,7 +39,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes 0600 files; give the result the permissions a plain open() would have.
-    tmp_path.chmod(0o666 & ~_umask())
+    tmp_path.chmod(0o666 & ~umask())
     try:
         yield tmp_path
         commit(tmp_path, target)
@@ -56,7 +56,8 @@ def commit(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
     os.replace(tmp, target)
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask, read without changing it: a plain open() creates files 0o666 & ~umask()."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -107,10 +108,7 @@ def run_lock(folder: str | os.PathLike, command: str = "vsgrpo") -> Iterator[Pat
 
     out = ensure_writable_dir(folder)
     path = out / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise VsgrpoError(f"cannot create lock file {path}: {e.strerror or e}") from None
+    fd = _open_lock_file(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -131,27 +129,41 @@ def run_lock(folder: str | os.PathLike, command: str = "vsgrpo") -> Iterator[Pat
         os.close(fd)  # releases the lock
 
 
-def lock_holder(folder: str | os.PathLike) -> int | None:
-    """PID of the process holding ``folder``'s lock, or ``None`` when it is free."""
+# The lock file is opened without following a symbolic link (a link planted as OUT/.vsgrpo.lock would
+# make the lock's PID line overwrite whatever it points at) and without blocking on a FIFO.
+_LOCK_OPEN = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_lock_file(path: Path) -> int:
+    import stat
+
+    try:
+        fd = os.open(path, _LOCK_OPEN, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP or path.is_symlink():
+            raise VsgrpoError(f"{path} is a symbolic link; vsgrpo does not follow it (remove it and rerun)") from None
+        raise VsgrpoError(f"cannot create lock file {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise VsgrpoError(f"{path} is not a regular file; remove it and rerun")
+    return fd
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Wait for and hold an exclusive ``flock`` on ``path`` (created; never through a link).
+
+    For short read-modify-write sections that several processes may run on one file (e.g. two
+    ``data browse`` servers flagging questions of one root): unlike :func:`run_lock` it waits.
+    """
     import fcntl
 
-    path = Path(folder) / LOCK_FILE
+    fd = _open_lock_file(Path(path))
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            try:
-                return int(os.pread(fd, 200, 0).split()[0])
-            except (ValueError, IndexError, OSError):
-                return -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
 def remove_stale_temps(folder: str | os.PathLike, *, recursive: bool = True,
@@ -199,7 +211,8 @@ def read_settings(path: str | os.PathLike) -> dict | None:
 
 
 def check_settings(path: str | os.PathLike, settings: dict, *, overwrite: bool = False, old: dict | None = None,
-                   section: str | None = None, what: str = "output", flags: dict[str, str] | None = None) -> None:
+                   section: str | None = None, what: str = "output", flags: dict[str, str] | None = None,
+                   store: bool = True) -> None:
     """Refuse to write into a folder made with other settings; then store ``settings`` at ``path``.
 
     ``settings``: only what changes the output (never workers, progress, ...). They are compared
@@ -231,7 +244,8 @@ def check_settings(path: str | os.PathLike, settings: dict, *, overwrite: bool =
                 raise VsgrpoError(f"{folder} holds {what} made with other settings: {flag} {_shown(mine[key])}, "
                                   f"not {_shown(new)}; "
                                   "use the same settings, choose another --out, or pass --overwrite to replace it")
-    write_json(path, settings if section is None else {**(stored or {}), section: settings})
+    if store:  # store=False: only compare (a command that refuses bad input before writing anything)
+        write_json(path, settings if section is None else {**(stored or {}), section: settings})
 
 
 def _shown(value: object) -> str:

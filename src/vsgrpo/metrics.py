@@ -9,10 +9,12 @@
   the same side as in the authors' code.
 - Aggregation (:func:`aggregate`): per-question-type means; the three relative-direction types
   averaged unweighted into one task; overall = unweighted mean of the 8 tasks, summed in the
-  authors' order; everything reported x100.
+  authors' order (VSI-Bench's and lmms-eval's average); ``overall_questions`` = the mean over
+  questions (the average the VSI-Bench-Debiased paper reports); everything reported x100.
 
 Which types are numeric or multiple choice, and which types form one scored task, is read from
-the task registry (:mod:`vsgrpo.questions.base`); nothing here lists question types.
+the table of question types (:mod:`vsgrpo.question_types`, no generator imported); nothing here
+lists question types.
 :func:`score_prediction` is the one answer to "is this prediction right": evaluation scores with
 it and :func:`vsgrpo.rewards.accuracy_reward` calls it.
 
@@ -31,19 +33,10 @@ import numpy as np
 
 from . import answers
 from .errors import VsgrpoError
-from .questions import TASK_REGISTRY, question_types_of, scored_task_of, scored_tasks
+from .question_types import answer_kind, question_types_of, scored_task_of, scored_tasks
 
 # Exactly the authors' thresholds: linspace(.5, .95, int((.95 - .5) / .05 + 2)) == 10 points.
 MRA_THRESHOLDS = np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2))
-
-
-def answer_kind(question_type: str) -> str:
-    """``"mca"`` (multiple choice) or ``"na"`` (numerical answer) for a registered question type."""
-    task = TASK_REGISTRY.get(question_type) if isinstance(question_type, str) else None
-    if task is None:
-        raise VsgrpoError(f"unknown question_type {question_type!r}; expected one of "
-                          f"{', '.join(TASK_REGISTRY)}")
-    return task.kind.lower()
 
 
 def numeric_ground_truth(ground_truth, question_type: str = "") -> float:
@@ -105,11 +98,22 @@ class Scored:
 
 
 def score_detail(prediction: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None, *,
-                 parser: str = "official", answer_tag: bool = True, option_text: bool = True) -> Scored:
-    """Score one prediction and return the intermediate steps (see :mod:`vsgrpo.answers`)."""
+                 parser: str = "official", answer_tag: bool | None = None,
+                 option_text: bool | None = None) -> Scored:
+    """Score one prediction and return the intermediate steps (see :mod:`vsgrpo.answers`).
+
+    ``answer_tag`` / ``option_text``: ``None`` = the parser's default (:func:`vsgrpo.answers.default_switches`).
+    ``parser="lmms-eval"`` strips the prediction first, as lmms-eval's ``Task.process_results``
+    does before its ``vsibench_process_results``.
+    """
     if parser not in answers.PARSERS:
         raise VsgrpoError(f"unknown parser {parser!r}; choose one of {', '.join(answers.PARSERS)}")
+    tag_default, text_default = answers.default_switches(parser)
+    answer_tag = tag_default if answer_tag is None else answer_tag
+    option_text = text_default if option_text is None else option_text
     prediction = "" if prediction is None else str(prediction)
+    if parser == "lmms-eval":
+        prediction = prediction.strip()
     answer = answers.extract_answer_span(prediction) if answer_tag else prediction
     if answer_kind(question_type) == "na":
         gt = numeric_ground_truth(ground_truth, question_type)
@@ -128,16 +132,17 @@ def score_detail(prediction: str, ground_truth: str, question_type: str, options
 
 
 def score_prediction(prediction: str, ground_truth: str, question_type: str, options: Sequence[str] | None = None,
-                     *, parser: str = "official", answer_tag: bool = True, option_text: bool = True) -> float:
+                     *, parser: str = "official", answer_tag: bool | None = None,
+                     option_text: bool | None = None) -> float:
     """Score in [0, 1] of one prediction: exact match (MCA) or MRA (NA), as VSI-Bench scores it.
 
     ``parser``: ``"official"`` (authors' first-token parse), ``"lmms-eval"`` (lmms-eval 0.7.3:
-    first token for letters, first number or number-word run anywhere for numbers) or
-    ``"lenient"`` (first option letter / number anywhere). ``answer_tag``: take the ``<answer>``
-    span when present.
-    ``option_text``: map an answer equal to an option's text to its letter. With
-    ``parser="official", answer_tag=False, option_text=False`` this is the authors' protocol
-    (``parser="lmms-eval"``: lmms-eval 0.7.3's). Linear time in the length of ``prediction``.
+    the stripped response, then first token for letters, first number or number-word run
+    anywhere for numbers) or ``"lenient"`` (first option letter / number anywhere).
+    ``answer_tag``: take the ``<answer>`` span when present. ``option_text``: map an answer equal
+    to an option's text to its letter. Both default to on, except for ``lmms-eval`` (off). With
+    ``parser="official", answer_tag=False, option_text=False`` this is the authors' protocol;
+    ``parser="lmms-eval"`` alone is lmms-eval 0.7.3's. Linear time in the length of ``prediction``.
     """
     return score_detail(prediction, ground_truth, question_type, options, parser=parser,
                         answer_tag=answer_tag, option_text=option_text).score
@@ -154,7 +159,8 @@ def aggregate(rows: Iterable[tuple[str, float]]) -> dict:
     """VSI-Bench summary of ``(question_type, score in [0, 1])`` pairs, in percent.
 
     Returns ``{"scores": {<question_type>: %, ..., "object_rel_direction": %}, "overall": %,
-    "count": n, "missing_tasks": [...]}``. ``overall`` is ``None`` when no task has questions.
+    "overall_questions": %, "count": n, "missing_tasks": [...]}``. ``overall`` (the mean over
+    tasks) and ``overall_questions`` (the mean over questions) are ``None`` when nothing was scored.
     """
     by_type: dict[str, list[float]] = {}
     for question_type, score in rows:
@@ -177,8 +183,10 @@ def aggregate(rows: Iterable[tuple[str, float]]) -> dict:
             missing_levels += [qt for qt in members if qt not in means]
     overall = sum(task_values.values()) / len(task_values) if task_values else None
     missing = [t for t in scored_tasks() if t not in task_values]
-    out = {"scores": scores, "overall": None if overall is None else overall * 100,
-           "count": sum(len(v) for v in by_type.values()), "missing_tasks": missing}
+    count = sum(len(v) for v in by_type.values())
+    micro = _mean([s for v in by_type.values() for s in v]) * 100 if count else None
+    out = {"scores": scores, "overall": None if overall is None else overall * 100, "overall_questions": micro,
+           "count": count, "missing_tasks": missing}
     if missing_levels:
         out["missing_question_types"] = missing_levels
     return out

@@ -44,6 +44,11 @@ else the whole completion (vanilla).
 
 **Monitors** (weight 0, logged as rates by TRL): :func:`empty_reasoning`,
 :func:`repeated_tags`, :func:`completion_chars`; the reward-hacking signs the paper reports.
+
+**The built-in rewards by name** (:data:`BUILTIN_REWARDS`): the one table that a recipe's
+``rewards:`` list, the trainer and the verl export read. Adding a built-in reward is one entry
+there: its name and a function of the run's :class:`RewardSettings` that returns the reward.
+:func:`rewards_from_specs` turns ``[(name, weight), ...]`` into TRL's functions and weights.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-
+from dataclasses import dataclass
 from itertools import islice
 
 from .answers import ANSWER_TAG, PARSERS, tag_blocks
@@ -150,11 +155,13 @@ def score_answer(text: str, ground_truth: str, question_type: str, options: Sequ
                  na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official") -> float:
     """Accuracy of one completion ``text`` against one row (the function behind :func:`accuracy_reward`).
 
-    Scored by :func:`vsgrpo.metrics.score_detail` (evaluation's defaults: ``<answer>`` span, option
-    text mapped to its letter); numeric answers with ``na_shape`` other than ``metric`` reshape
-    the number that call parsed.
+    Scored by :func:`vsgrpo.metrics.score_detail` with the ``<answer>`` span taken and option text
+    mapped to its letter, for every parser (training prompts ask for both; evaluation turns them
+    off by default only for ``lmms-eval``); numeric answers with ``na_shape`` other than
+    ``metric`` reshape the number that call parsed.
     """
-    scored = score_detail(text or "", ground_truth, question_type, options, parser=parser)
+    scored = score_detail(text or "", ground_truth, question_type, options, parser=parser, answer_tag=True,
+                          option_text=True)
     if na_shape == "metric" or answer_kind(question_type) == "mca":
         return scored.score
     return numeric_score(scored.parsed, numeric_ground_truth(ground_truth, question_type), shape=na_shape,
@@ -210,6 +217,53 @@ def completion_chars(prompts=None, completions=(), **columns) -> list[float]:
 
 
 MONITORS: tuple[RewardFunc, ...] = (empty_reasoning, repeated_tags, completion_chars)
+
+
+@dataclass(frozen=True)
+class RewardSettings:
+    """What a built-in reward may depend on: the run's mode and its numeric-reward and parser settings."""
+
+    mode: str = "vanilla"
+    na_shape: str = "linear"
+    na_tolerance: float = 0.5
+    parser: str = "official"
+    allow_empty_reasoning: bool = True
+
+
+def _format_for(s: RewardSettings) -> RewardFunc:
+    if s.mode not in REASONING_TAGS:
+        raise VsgrpoError(f"rewards: `format` needs mode think or observe (mode is {s.mode!r})")
+    return format_reward(s.mode, allow_empty_reasoning=s.allow_empty_reasoning)
+
+
+#: recipe name -> function of the run's settings that returns the reward; the one table of built-in rewards.
+BUILTIN_REWARDS: dict[str, Callable[[RewardSettings], RewardFunc]] = {
+    "accuracy": lambda s: accuracy_reward(na_shape=s.na_shape, na_tolerance=s.na_tolerance, parser=s.parser),
+    "format": _format_for,
+    **{m.__name__: (lambda s, m=m: m) for m in MONITORS},
+}
+
+
+def rewards_from_specs(specs: Sequence[tuple[str, float]], settings: RewardSettings, *,
+                       user: Callable[[str], RewardFunc] | None = None) -> tuple[list[RewardFunc], list[float]]:
+    """Reward functions and TRL ``reward_weights`` for ``[(name, weight), ...]``: built-in names from
+    :data:`BUILTIN_REWARDS`, any other name through ``user`` (``package.module:function``). The
+    monitors are added with weight 0 unless listed."""
+    funcs: list[RewardFunc] = []
+    weights: list[float] = []
+    for name, weight in specs:
+        if name in BUILTIN_REWARDS:
+            funcs.append(BUILTIN_REWARDS[name](settings))
+        elif user is not None:
+            funcs.append(user(name))
+        else:
+            raise VsgrpoError(f"rewards: unknown reward {name!r}; built-in: {', '.join(BUILTIN_REWARDS)}")
+        weights.append(float(weight))
+    for monitor in MONITORS:
+        if monitor not in funcs:
+            funcs.append(monitor)
+            weights.append(0.0)
+    return funcs, weights
 
 
 def default_rewards(mode: str, *, na_shape: str = "linear", na_tolerance: float = 0.5, parser: str = "official",

@@ -43,7 +43,6 @@ import numpy as np
 
 from .errors import MetaError, MetaWarning, VsgrpoError
 
-DATASETS = ("scannet", "scannetpp", "arkitscenes", "synthetic", "custom")
 ORTHONORMAL_TOL = 1e-3
 _BOX_KEYS = ("centroid", "axesLengths", "normalizedAxes")
 
@@ -288,11 +287,12 @@ def parse_scene(file, name: str, raw: Any, *, dataset: str | None = None, strict
 
 
 def _dataset_from_filename(path: Path) -> str | None:
-    stem = path.name
-    for ds in sorted(DATASETS, key=len, reverse=True):
-        if stem.startswith(ds + "_") or stem == ds + ".json":
-            return ds
-    return None
+    """``scannet`` from ``scannet_meta_info_val.json``: the released naming, which ``data ingest`` and
+    ``data synth`` also write (``{dataset}_meta_info.json``), so any registered source's files are
+    read without a list of dataset names here. ``None`` for another name (the meta's own
+    ``dataset`` field must then say it)."""
+    dataset, sep, _ = path.name.partition("_meta_info")
+    return dataset if sep and dataset else None
 
 
 def read_meta_file(path: str | os.PathLike, *, strict: bool = False) -> dict[str, Scene]:

@@ -55,6 +55,34 @@ def read_frames(path: str | os.PathLike, num_frames: int) -> tuple[np.ndarray, f
     return np.stack([kept[i] for i in idx]), sampled_fps
 
 
+def read_frames_at(path: str | os.PathLike, choose) -> tuple[np.ndarray, float]:
+    """Decode the RGB frames ``choose(frame count, frame rate)`` picks (an index array).
+
+    Like :func:`read_frames` with another sampling rule (e.g. another harness's, see
+    :mod:`vsgrpo.eval.frames_like`); returns ``(frames, sampled fps)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"video not found: {path}")
+
+    def pick(n: int) -> np.ndarray:
+        try:
+            return np.asarray(choose(n, rate), dtype=np.int64)
+        except ValueError as e:
+            raise VideoError(f"{path}: {e}") from None
+
+    n_header, rate = _probe(path)
+    kept, n_decoded = _decode(path, set(pick(n_header).tolist()) if n_header > 0 else None)
+    if n_header > 0 and n_decoded != n_header:
+        # The header's frame count was wrong (truncated or variable-rate file): decode everything.
+        kept, n_decoded = _decode(path, None)
+    if not kept:
+        raise VideoError(f"video has no frames: {path}")
+    idx = pick(n_decoded)
+    duration = n_decoded / rate
+    return np.stack([kept[int(i)] for i in idx]), (len(idx) / duration if duration > 0 else rate)
+
+
 def _probe(path: Path) -> tuple[int, float]:
     """(frame count from the header or 0, frame rate)."""
     import av
@@ -86,9 +114,19 @@ def _decode(path: Path, wanted: set[int] | None) -> tuple[dict[int, np.ndarray],
     return kept, n
 
 
+# x264's macroblock-tree rate control (its SIMD path) reads memory it never wrote: the same frames
+# encoded twice in one process, or in two processes under load, gave different bitstreams (decoded
+# frames up to 60 grey levels apart). Without it, and with one thread, the bytes are a function of
+# the frames alone (tests/test_video.py, tests/test_synth_determinism.py).
+DETERMINISTIC_X264 = "mbtree=0"
+
+
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 24.0,
                 *, crf: int = 23) -> int:
     """Encode RGB uint8 frames (H, W, 3) to an H.264 mp4. Returns the number of frames written.
+
+    The same frames always give the same bytes, whatever the load or core count (see
+    :data:`DETERMINISTIC_X264`), so procedural data is reproducible file for file.
 
     Writes to a temporary name first, so an interrupted encode never leaves a valid-looking mp4.
     """
@@ -108,7 +146,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
                     stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                     stream.width, stream.height = w - w % 2, h - h % 2
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": "veryfast"}
+                    stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": DETERMINISTIC_X264}
+                    stream.codec_context.thread_count = 1  # frame threads change the bitstream with the core count
                 frame = frame[: stream.height, : stream.width]
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                     out.mux(packet)

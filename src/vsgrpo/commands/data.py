@@ -1,10 +1,25 @@
-"""`vsgrpo data ...` commands."""
+"""`vsgrpo data ...` commands.
+
+The flags of synth, ingest, build and import are the fields of their configs
+(:mod:`vsgrpo.data_configs`); those of verify, export and browse the fields of the small
+dataclasses below. Every flag is declared with :func:`vsgrpo.fields.option`, so its type and
+bounds are checked while parsing, before a command writes anything.
+"""
 
 from __future__ import annotations
 
-from ..options import parse_size
-from ..prompts import MODES, STYLES
-from ..sources import SOURCES
+from dataclasses import dataclass
+
+from ..data_configs import (
+    SEED_MAX,
+    BuildConfig,
+    ImportConfig,
+    IngestConfig,
+    SynthConfig,
+    question_type_names,
+)
+from ..fields import add_arguments, from_args, option, parse_names, parse_size
+from ..prompts import MODES
 from . import group
 
 
@@ -14,12 +29,27 @@ def register(subparsers) -> None:
     _add_ingest(sub)
     _add_build(sub)
     _add_verify(sub)
+    _add_audit(sub)
     _add_export(sub)
     _add_import(sub)
     _add_browse(sub)
+    _add_annotate(sub)
+    _add_split(sub)
+    _add_fetch(sub)
 
 
 # --- data synth: procedural rooms (vsgrpo.sources.synthetic) -----------------------------------
+
+
+@dataclass
+class SynthFlags:
+    """``data synth`` flags beside :class:`SynthConfig`'s."""
+
+    out: str = option(path="out_dir", help="data root to write (meta/, videos/synthetic/, ...)")
+    size: tuple = option((SynthConfig.width, SynthConfig.height), type=parse_size, metavar="WxH",
+                         help="frame size (even, 32..4096)")
+    overwrite: bool = option(False, help="start over: delete the synthetic scenes already in --out (made with other "
+                                         "--frames/--size/--fps/--no-ceiling; such a run is refused otherwise)")
 
 
 def _add_synth(sub) -> None:
@@ -27,31 +57,28 @@ def _add_synth(sub) -> None:
                        description="Generate procedural rooms: meta info in the VSI-Bench schema, mp4 videos, "
                                    "per-frame visibility, cameras, floor plans and contact sheets under --out. "
                                    "Deterministic per --seed; a rerun skips finished scenes.")
-    p.add_argument("--scenes", type=int, required=True, help="number of scenes (indices 0..N-1 of the seed)")
-    p.add_argument("--out", required=True, help="data root to write (meta/, videos/synthetic/, ...)")
-    p.add_argument("--seed", type=int, default=0, help="scene i depends only on (seed, i) (default 0)")
-    p.add_argument("--frames", type=int, default=120, help="frames per video (default 120)")
-    p.add_argument("--size", type=parse_size, default=(320, 240), metavar="WxH", help="frame size (default 320x240)")
-    p.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10: 12 s videos)")
-    p.add_argument("--workers", type=int, default=0, help="processes (default: one per core, at most 4)")
-    p.add_argument("--no-ceiling", action="store_true", help="render rooms without a ceiling")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start over: delete the synthetic scenes already in --out (made with other --frames/--size/"
-                        "--fps/--no-ceiling; such a run is refused otherwise)")
+    add_arguments(p, SynthConfig, required=("scenes",))
+    add_arguments(p, SynthFlags)
     p.set_defaults(func=_run_synth)
 
 
 def _run_synth(args) -> int:
-    from ..sources.synthetic import SynthConfig, generate_dataset
+    from ..sources.synthetic import generate_dataset
 
-    cfg = SynthConfig(scenes=args.scenes, seed=args.seed, frames=args.frames, width=args.size[0],
-                      height=args.size[1], fps=args.fps, workers=args.workers, ceiling=not args.no_ceiling)
-    names = generate_dataset(args.out, cfg, overwrite=args.overwrite)
-    print(f"{len(names)} synthetic scenes in {args.out} (meta/synthetic_meta_info.json, videos/synthetic/)")
+    flags = SynthFlags(**from_args(SynthFlags, args))
+    cfg = SynthConfig(**from_args(SynthConfig, args), width=flags.size[0], height=flags.size[1])
+    cfg.validate()
+    names = generate_dataset(flags.out, cfg, overwrite=flags.overwrite)
+    print(f"{len(names)} synthetic scenes in {flags.out} (meta/synthetic_meta_info.json, videos/synthetic/)")
     return 0
 
 
 # --- data ingest: real scans (vsgrpo.sources.{scannet,scannetpp,arkitscenes,custom}) -----------
+
+
+@dataclass
+class SplitFlag:
+    split: str | None = option(None, path="file", help="file with one scene name per line (instead of --scenes)")
 
 
 def _add_ingest(sub) -> None:
@@ -60,44 +87,26 @@ def _add_ingest(sub) -> None:
                                    "VSI-Bench schema, 640x480 videos, per-frame visibility, cameras and floor plans. "
                                    "Malformed scenes are skipped and listed in OUT/failures.json. VSI-Bench "
                                    "evaluation scenes are skipped unless --include-eval-scenes. See docs/ingest.md.")
-    p.add_argument("--source", required=True, choices=SOURCES)
-    p.add_argument("--root", required=True, help="the dataset as downloaded (see docs/ingest.md for each layout)")
-    p.add_argument("--out", required=True, help="data root to write (meta/, videos/, visibility/, ...)")
-    pick = p.add_mutually_exclusive_group()
-    pick.add_argument("--scenes", help="comma-separated scene names (default: every scene under --root)")
-    pick.add_argument("--split", help="file with one scene name per line")
-    p.add_argument("--labels", help="label map: ScanNet's scannetv2-labels.combined.tsv (default ROOT/...); "
-                                    "other sources: JSON or two-column TSV 'raw label -> category' added to the "
-                                    "built-in remap")
-    p.add_argument("--workers", type=int, default=1, help="scenes processed in parallel (default 1)")
-    p.add_argument("--frame-step", type=int, default=1, help="keep every K-th frame (default 1: all)")
-    p.add_argument("--include-eval-scenes", action="store_true",
-                   help="also ingest VSI-Bench evaluation scenes (excluded by default: keep them out of training)")
-    p.add_argument("--eval-scenes", help="extra eval scene list (lines 'dataset/scene'), added to the built-in one")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start this source over: delete its scenes already in --out (they were ingested with "
-                        "other --frame-step/--labels; such a rerun is refused otherwise)")
+    add_arguments(p, IngestConfig)
+    add_arguments(p, SplitFlag)
     p.set_defaults(func=_run_ingest)
 
 
 def _run_ingest(args) -> int:
     from pathlib import Path
 
-    from ..sources.ingest import IngestConfig, read_split, run_ingest
+    from ..errors import VsgrpoError
+    from ..sources.ingest import read_split, run_ingest
 
-    scenes = None
-    if args.scenes:
-        scenes = [s.strip() for s in args.scenes.split(",") if s.strip()]
-    elif args.split:
-        scenes = read_split(Path(args.split))
-    cfg = IngestConfig(source=args.source, root=Path(args.root), out=Path(args.out), scenes=scenes,
-                       labels=Path(args.labels) if args.labels else None, workers=args.workers,
-                       frame_step=args.frame_step, include_eval_scenes=args.include_eval_scenes,
-                       eval_scenes_file=Path(args.eval_scenes) if args.eval_scenes else None,
-                       overwrite=args.overwrite)
+    values = from_args(IngestConfig, args)
+    if args.split:
+        if values["scenes"] is not None:
+            raise VsgrpoError("give --scenes or --split, not both")
+        values["scenes"] = read_split(Path(args.split))
+    cfg = IngestConfig(**values)
     rep = run_ingest(cfg)
-    print(f"{len(rep.written)} {args.source} scenes written to {args.out}; {len(rep.failures)} failed "
-          f"(see {Path(args.out) / 'failures.json'}); {len(rep.excluded)} VSI-Bench eval scenes skipped")
+    print(f"{len(rep.written)} {cfg.source} scenes written to {cfg.out}; {len(rep.failures)} failed "
+          f"(see {Path(cfg.out) / 'failures.json'}); {len(rep.excluded)} VSI-Bench eval scenes skipped")
     for f in rep.failures:
         print(f"  failed {f['scene']}: {f['file'] + ': ' if f.get('file') else ''}{f['error']}")
     return 1 if rep.failures and not rep.written else 0
@@ -106,93 +115,90 @@ def _run_ingest(args) -> int:
 # --- data build / data verify: spatial questions (vsgrpo.dataset, vsgrpo.questions) ------------
 
 
-def _per_scene(text: str) -> int | None:
-    import argparse
+_PRESET_FIELDS = ("style", "distance", "per_scene", "tasks", "balance")  # a preset sets these unless given
 
-    if text.strip().lower() == "all":
-        return None
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
-    return n
+
+def _preset_names():
+    from ..presets import DATA_PRESETS
+
+    return sorted(DATA_PRESETS)
+
+
+@dataclass
+class BuildFlags:
+    """``data build`` flags beside :class:`BuildConfig`'s."""
+
+    meta: str = option(path="dir", help="directory of meta info *.json files (or ROOT/meta of a data root)")
+    out: str = option(path="out_dir", help="output directory")
+    preset: str | None = option(None, items=_preset_names,
+                                help="named settings: vsi100k = the paper's VSI-100k recipe (its six question types, "
+                                     "centre distances, train style, per-scene quotas that give the paper's task mix); "
+                                     "the summary then prints the paper's counts and shares beside ours. Flags given "
+                                     "explicitly override the preset")
+    add_tasks: tuple[str, ...] | None = option(None, type=parse_names, items=question_type_names, nonempty=True,
+                                               metavar="TYPES", help="question types added to the preset's (opt-in, "
+                                                                     "e.g. route_planning,obj_appearance_order)")
+    debias: bool = option(False, help="for real scans: prune questions by the text-only audit (`data audit`) round "
+                                      "by round, highest bias scores first, keeping at least half of each type; the "
+                                      "summary prints the audit before, after, and after removing as many questions "
+                                      "at random (minutes; see docs/questions.md)")
+    audit: bool = option(False, help="also audit the built questions (`data audit`, scene-grouped folds) and print it "
+                                     "in the summary (about 40 s per 800 questions on 2 cores)")
+    overwrite: bool = option(False, help="replace a build in --out made with other settings (refused otherwise; a "
+                                         "rerun with the same settings rebuilds in place)")
 
 
 def _add_build(sub) -> None:
     p = sub.add_parser("build", help="derive spatial questions with exact answers from scene meta info",
                        description="Write OUT/questions.parquet (VSI-Bench columns id, dataset, scene_name, "
                                    "question_type, question, ground_truth, options, plus answer, answer_value, "
-                                   "objects, video, extra) and OUT/summary.json (counts per type). When --meta is "
-                                   "ROOT/meta of a data root, videos, visibility and floor plans under ROOT are "
-                                   "used too (appearance order, route planning). See docs/questions.md.")
-    import argparse
-
-    from ..presets import DATA_PRESETS
-
-    p.add_argument("--meta", required=True, help="directory of meta info *.json files (or ROOT/meta of a data root)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--preset", choices=sorted(DATA_PRESETS),
-                   help="named settings: vsi100k = the paper's VSI-100k recipe (its six tasks, centre distances, "
-                        "train style, all questions per scene); the summary then prints the paper's counts beside "
-                        "ours. Flags given explicitly override the preset")
-    p.add_argument("--tasks", default=argparse.SUPPRESS,
-                   help="comma-separated question types (default: all, or the preset's)")
-    p.add_argument("--add-tasks", metavar="TYPES",
-                   help="question types added to the preset's (opt-in, e.g. route_planning,obj_appearance_order)")
-    p.add_argument("--per-scene", type=_per_scene, default=argparse.SUPPRESS, metavar="N|all",
-                   help="at most N questions per scene and type, or 'all' (default 6, preset vsi100k: all; room "
-                        "size: 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    p.add_argument("--style", choices=STYLES, default=argparse.SUPPRESS,
-                   help="bench: VSI-Bench form with lettered options; train: VSI-100k form, no options, the "
-                        "answer word itself (default bench, preset vsi100k: train)")
-    p.add_argument("--distance", choices=("closest", "center"), default=argparse.SUPPRESS,
-                   help="closest: VSI-Bench closest points; center: box centres as in VSI-100k (default closest, "
-                        "preset vsi100k: center)")
-    p.add_argument("--na-options", action="store_true",
-                   help="bench style: also give numeric questions four lettered options")
-    p.add_argument("--appearance-threshold", type=int, metavar="PX",
-                   help="appearance order: pixels an object must cover to count as seen (default: 0.163%% of "
-                        "the frame, 500 px at 640x480; see docs/routes_and_appearance.md)")
-    p.add_argument("--no-balance", dest="balance", action="store_false", default=argparse.SUPPRESS,
-                   help="keep a random subset per scene, as VSI-Bench did, instead of choosing questions so that "
-                        "no constant answer scores well (default: balanced; the summary prints each task's "
-                        "chance (frequency) either way; see docs/questions.md)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a build in --out made with other settings (refused otherwise; a rerun with the "
-                        "same settings rebuilds in place)")
+                                   "objects, video, extra) and OUT/summary.json (counts per question type). When "
+                                   "--meta is ROOT/meta of a data root, videos, visibility and floor plans under ROOT "
+                                   "are used too (appearance order, route planning). A --preset sets "
+                                   f"{', '.join(_PRESET_FIELDS)} unless those flags are given. See docs/questions.md.")
+    add_arguments(p, BuildFlags)
+    add_arguments(p, BuildConfig, unset=_PRESET_FIELDS)
     p.set_defaults(func=_run_build)
 
 
 def _run_build(args) -> int:
     from ..dataset import build
+    from ..presets import DATA_PRESETS, format_counts_table
     from ..questions import BuildConfig
 
-    from ..presets import DATA_PRESETS, format_counts_table
-
-    preset = DATA_PRESETS[args.preset] if args.preset else {}
-
-    def pick(name, default):
-        return getattr(args, name) if hasattr(args, name) else preset.get(name, default)
-
-    tasks_text = getattr(args, "tasks", None)
-    tasks = tuple(t.strip() for t in tasks_text.split(",") if t.strip()) if tasks_text else preset.get("tasks")
-    if args.add_tasks:
-        extra = tuple(t.strip() for t in args.add_tasks.split(",") if t.strip())
-        tasks = tuple(dict.fromkeys((tasks or ()) + extra)) if tasks else None  # None already means all
-    cfg = BuildConfig(style=pick("style", "bench"), distance=pick("distance", "closest"),
-                      per_scene=pick("per_scene", 6), seed=args.seed, tasks=tasks, na_options=args.na_options,
-                      appearance_threshold=args.appearance_threshold, balance=pick("balance", True))
-    summary = build(args.meta, args.out, cfg, overwrite=args.overwrite)  # rows carry their threshold: `data verify` needs no flag
-    print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {args.out}/questions.parquet")
+    flags = BuildFlags(**from_args(BuildFlags, args))
+    preset = DATA_PRESETS[flags.preset] if flags.preset else {}
+    values = from_args(BuildConfig, args)  # only the flags given for the preset's fields
+    for name in _PRESET_FIELDS:
+        if name not in values and name in preset:
+            values[name] = preset[name]
+    if flags.add_tasks:
+        # added to the preset's (or the given) types; with neither, every type is built already
+        base = values.get("tasks")
+        values["tasks"] = tuple(dict.fromkeys(base + flags.add_tasks)) if base else None
+    if preset.get("mix"):
+        values["mix"] = preset["mix"]
+    cfg = BuildConfig(**values)
+    # rows carry their threshold: `data verify` needs no flag
+    summary = build(flags.meta, flags.out, cfg, overwrite=flags.overwrite, debias=flags.debias, audit=flags.audit)
+    print(f"{summary['questions']} questions from {summary['scenes']} scenes -> {flags.out}/questions.parquet")
     print(format_build_summary(summary))
+    if summary.get("debias"):
+        from ..audit import format_prune
+
+        print(f"debiased: removed {summary['debias']['removed']} question(s) by text-only audit "
+              f"(scene-grouped, {summary['debias']['rounds']} round(s)); beside it the same number removed at random:")
+        print(format_prune(summary["debias"]))
+    if summary.get("audit"):
+        from ..audit import format_audit
+
+        print("text-only audit of the written questions:")
+        print(format_audit(summary["audit"]))
     if summary.get("flagged_left_out"):
         f = summary["flagged_left_out"]
         print(f"left out {f['questions']} question(s) flagged as wrong in {f['file']} ({f['flags']} flag(s))")
     if preset.get("paper_counts"):
-        print(f"per task, beside the paper's {args.preset} (ratio = built / paper):")
+        print(f"per task, beside the paper's {flags.preset} (counts and shares of the total):")
         print(format_counts_table(summary["counts"], preset))
     return 0
 
@@ -214,9 +220,16 @@ def format_build_summary(summary: dict) -> str:
     if overall:
         lines.append(f"  {'overall (mean of tasks)':<30} {summary['questions']:>9} {pct(overall.get('random')):>7} "
                      f"{pct(overall.get('frequency')):>7}")
-    lines.append("  random: a uniform guess among the options; freq.: the best constant answer (chance rows of "
-                 "`vsgrpo eval baselines`)")
+    lines.append("  random: a uniform guess among the options; freq.: always the most frequent answer (chance rows "
+                 "of `vsgrpo eval baselines`, which also prints the best constant)")
     return "\n".join(lines)
+
+
+@dataclass
+class VerifyFlags:
+    meta: str = option(path="dir", help="directory of meta info *.json files")
+    questions: str = option(path="file", help="questions parquet (VSI-Bench columns)")
+    report: str | None = option(None, path="out_file", help="also write the report as JSON here")
 
 
 def _add_verify(sub) -> None:
@@ -224,9 +237,7 @@ def _add_verify(sub) -> None:
                        description="Recompute the ground truth of every question from the meta info (a scene is "
                                    "found by dataset and scene_name) and print agreement per question type. "
                                    "Types that cannot be checked are counted as unchecked, with the reason.")
-    p.add_argument("--meta", required=True, help="directory of meta info *.json files")
-    p.add_argument("--questions", required=True, help="questions parquet (VSI-Bench columns)")
-    p.add_argument("--report", help="also write the report as JSON here")
+    add_arguments(p, VerifyFlags)
     p.set_defaults(func=_run_verify)
 
 
@@ -245,7 +256,79 @@ def _run_verify(args) -> int:
     return 0
 
 
+# --- data audit: what a question set gives away without the video (vsgrpo.audit) ---------------
+
+
+@dataclass
+class AuditFlags:
+    questions: str = option(path="file", help="questions parquet (VSI-Bench columns, bench style)")
+    out: str = option(path="out_dir", help="output folder DIR")
+    folds: int = option(5, min=2, max=100, help="cross-validation folds")
+    group: str = option("scene", choices=("scene", "none"),
+                        help="scene: a scene's questions stay in one fold; none: random folds")
+    seed: int = option(42, min=0, max=SEED_MAX, help="seed of the folds and forests")
+
+
+def _add_audit(sub) -> None:
+    p = sub.add_parser("audit", help="text-only stress test: how well a question set is answered without looking",
+                       description="k-fold cross-validation of a random forest on the questions' text alone (named "
+                                   "objects, options, answer statistics of the training folds), per question type, "
+                                   "as in TsT-RF (arXiv 2511.04655). Writes DIR/audit.json, DIR/bias.csv (per question "
+                                   "held-out score s) and DIR/audit.png. A type far above its chance row has a "
+                                   "non-visual shortcut. See docs/questions.md.")
+    add_arguments(p, AuditFlags)
+    p.set_defaults(func=_run_audit)
+
+
+def _run_audit(args) -> int:
+    from ..audit import AuditConfig, audit_file, format_audit
+
+    result = audit_file(args.questions, args.out, AuditConfig(folds=args.folds, group=args.group, seed=args.seed))
+    print(format_audit(result))
+    print(f"-> {args.out}/audit.json, bias.csv, audit.png")
+    return 0
+
+
 # --- data export: training data for other RL engines (vsgrpo.export) ----------------------------
+
+
+def _na_shapes():
+    from ..rewards import NA_SHAPES
+
+    return NA_SHAPES
+
+
+@dataclass
+class ExportFlags:
+    """``data export`` flags; ``None``: the --config recipe's value, else the paper recipe's."""
+
+    format: str = option(choices=("verl",), help="target engine")
+    out: str = option(path="out_dir", help="output folder DIR")
+    questions: str | None = option(None, path="file",
+                                   help="train-style questions parquet (default: the --config recipe's data)")
+    root: str | None = option(None, path="dir", help="video root of --questions, holding {dataset}/{scene_name}.mp4 "
+                                                     "(default: videos/ beside the parquet)")
+    config: str | None = option(None, path="file",
+                                help="a vsgrpo GRPO recipe (e.g. recipes/paper/vsgrpo-2b.yaml): mode, frames, pixels "
+                                     "and reward settings come from it; flags below override it")
+    mode: str | None = option(None, choices=MODES, help="prompt mode (default: vanilla)")
+    val_questions: str | None = option(None, path="file", help="held-out questions parquet for verl's validation")
+    val_fraction: float | None = option(None, type=float, positive=True, max=0.9,
+                                        help="hold out whole scenes of --questions until this fraction of questions "
+                                             "(default 0.05)")
+    val_root: str | None = option(None, path="dir", help="video root of --val-questions (default: videos/ beside it)")
+    num_frames: int | None = option(None, type=int, min=1, max=1024,
+                                    help="frames per video (default: 16, the paper recipe's)")
+    min_pixels: int | None = option(None, type=int, min=1, max=2**28,
+                                    help="per-frame minimum pixels (default: 3136, the paper recipe's)")
+    max_pixels: int | None = option(None, type=int, min=1, max=2**28,
+                                    help="per-frame maximum pixels (default: 100352, the paper recipe's)")
+    na_shape: str | None = option(None, items=_na_shapes, help="numeric reward shape (default: linear)")
+    root_as: str | None = option(None, nonempty=True,
+                                 help="write video paths under this folder instead of --root (where the training "
+                                      "nodes see the videos, e.g. a shared mount)")
+    seed: int | None = option(None, type=int, min=0, max=SEED_MAX,
+                              help="seed of the row order and the held-out scenes (default 0)")
 
 
 def _add_export(sub) -> None:
@@ -256,32 +339,16 @@ def _add_export(sub) -> None:
                                    "writes DIR/vsgrpo_reward.py (vsgrpo's GRPO reward for verl, self-contained) and "
                                    "DIR/verl_overrides.txt (verl command-line overrides, one per line). "
                                    "See docs/scaling.md and recipes/verl/.")
-    p.add_argument("--format", required=True, choices=("verl",), help="target engine")
-    p.add_argument("--questions", help="train-style questions parquet (default: the --config recipe's data)")
-    p.add_argument("--root", help="video root of --questions, holding {dataset}/{scene_name}.mp4 "
-                                  "(default: videos/ beside the parquet)")
-    p.add_argument("--out", required=True, help="output folder DIR")
-    p.add_argument("--config", help="a vsgrpo GRPO recipe (e.g. recipes/paper/vsgrpo-2b.yaml): mode, frames, pixels "
-                                    "and reward settings come from it; flags below override it")
-    p.add_argument("--mode", choices=MODES, help="prompt mode (default: vanilla)")
-    val = p.add_mutually_exclusive_group()
-    val.add_argument("--val-questions", help="held-out questions parquet for verl's validation")
-    val.add_argument("--val-fraction", type=float,
-                     help="hold out whole scenes of --questions until this fraction of questions (default 0.05)")
-    p.add_argument("--val-root", help="video root of --val-questions (default: videos/ beside it)")
-    p.add_argument("--num-frames", type=int, help="frames per video (default: 16, the paper recipe's)")
-    p.add_argument("--min-pixels", type=int, help="per-frame minimum pixels (default: 3136, the paper recipe's)")
-    p.add_argument("--max-pixels", type=int, help="per-frame maximum pixels (default: 100352, the paper recipe's)")
-    p.add_argument("--na-shape", choices=("linear", "mra", "metric"), help="numeric reward shape (default: linear)")
-    p.add_argument("--root-as", help="write video paths under this folder instead of --root (where the training "
-                                     "nodes see the videos, e.g. a shared mount)")
-    p.add_argument("--seed", type=int, help="seed of the row order and the held-out scenes (default 0)")
+    add_arguments(p, ExportFlags)
     p.set_defaults(func=_run_export)
 
 
 def _run_export(args) -> int:
+    from ..errors import VsgrpoError
     from ..export.verl import VerlExport, export_verl, from_recipe
 
+    if args.val_questions and args.val_fraction is not None:
+        raise VsgrpoError("give --val-questions or --val-fraction, not both")
     flags = dict(questions=args.questions, root=args.root, out=args.out, mode=args.mode,
                  val_questions=args.val_questions, val_root=args.val_root, val_fraction=args.val_fraction,
                  num_frames=args.num_frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
@@ -307,27 +374,25 @@ def _run_export(args) -> int:
 
 
 def _add_import(sub) -> None:
-    from ..importers import FIELDS, FORMATS
+    from ..importers import FIELDS
 
     p = sub.add_parser("import", help="convert a question set in another format (Video-R1, LLaVA, JSONL) to parquet",
                        description="Write OUT/questions.parquet (the schema data build writes; data verify, eval and "
                                    "train take it unchanged), OUT/skipped.jsonl (every row left out, with the reason) "
                                    "and OUT/summary.json. See docs/questions.md.")
-    p.add_argument("--format", required=True, choices=FORMATS, help="input format")
-    p.add_argument("--input", required=True, help="the question file (JSON list or JSONL)")
-    p.add_argument("--videos", required=True, help="folder the records' video paths are relative to")
-    p.add_argument("--out", required=True, help="output folder")
+    add_arguments(p, ImportConfig)
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN", default=[],
                    help=f"read FIELD from COLUMN (repeatable); fields: {', '.join(FIELDS)}")
-    p.add_argument("--question-type", help="question type of rows that name none and match no VSI-Bench template")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an import made with other settings (OUT/import_config.json); without it that is refused")
     p.set_defaults(func=_run_import)
 
 
 def _run_import(args) -> int:
-    from ..importers import ImportConfig, import_questions, parse_map
+    from ..importers import import_questions, parse_map
 
-    summary = import_questions(ImportConfig(format=args.format, input=args.input, videos=args.videos, out=args.out,
-                                            mapping=parse_map(args.map), question_type=args.question_type))
+    summary = import_questions(ImportConfig(**from_args(ImportConfig, args), mapping=parse_map(args.map)),
+                               overwrite=args.overwrite)
     print(f"imported {summary['questions']} questions, skipped {summary['skipped']} -> {args.out}")
     for qt, n in summary["counts"].items():
         print(f"  {qt}: {n}")
@@ -339,6 +404,15 @@ def _run_import(args) -> int:
 # --- data browse: look at a data root, flag wrong questions (vsgrpo.browse) ----------------------
 
 
+@dataclass
+class BrowseFlags:
+    root: str = option(path="dir", flag="root", metavar="ROOT",
+                       help="data root (meta/, videos/, previews/, floorplans/ ...)")
+    questions: str | None = option(None, path="file",
+                                   help="questions parquet to show (default ROOT/questions.parquet if present)")
+    port: int = option(8765, min=0, max=65535, help="port on 127.0.0.1 (0: any free port)")
+
+
 def _add_browse(sub) -> None:
     p = sub.add_parser("browse", help="look at a data root in the browser; flag wrong questions",
                        description="Serve a local page (127.0.0.1 only) showing per scene the contact sheet, the "
@@ -346,20 +420,23 @@ def _add_browse(sub) -> None:
                                    "(filter by question type). 'flag as wrong' saves the question to ROOT/flags.json; "
                                    "`data build --meta ROOT/meta` and `train` (video_root ROOT/videos) leave flagged "
                                    "questions out. Stop with Ctrl-C.")
-    p.add_argument("root", metavar="ROOT", help="data root (meta/, videos/, previews/, floorplans/ ...)")
-    p.add_argument("--questions", help="questions parquet to show (default ROOT/questions.parquet if present)")
-    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    add_arguments(p, BrowseFlags)
     p.set_defaults(func=_run_browse)
 
 
 def _run_browse(args) -> int:
-    import sys
-
     from ..browse import make_server, url_of
 
     server = make_server(args.root, args.questions, port=args.port)
-    print(f"browsing {args.root} at {url_of(server)} (Ctrl-C to stop); flags go to "
-          f"{server.data.root / 'flags.json'}", file=sys.stderr, flush=True)
+    return _serve(server, f"browsing {args.root} at {url_of(server)} (Ctrl-C to stop); flags go to "
+                          f"{server.data.root / 'flags.json'}")
+
+
+def _serve(server, banner: str) -> int:
+    """Serve a local page until Ctrl-C (``data browse``, ``data annotate``); ``banner`` goes to stderr first."""
+    import sys
+
+    print(banner, file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -367,3 +444,108 @@ def _run_browse(args) -> int:
     finally:
         server.server_close()
     return 0
+
+
+# --- data annotate / data split: a team's own videos and questions ------------------------------
+
+
+@dataclass
+class AnnotateFlags:
+    videos: str = option(path="dir", flag="videos", metavar="VIDEOS",
+                         help="folder of videos (searched recursively: .mp4 .webm .mov .m4v)")
+    out: str = option(path="out_dir", help="folder for questions.jsonl (created; an existing file is extended)")
+    port: int = option(8766, min=0, max=65535, help="port on 127.0.0.1 (0: any free port)")
+
+
+def _add_annotate(sub) -> None:
+    p = sub.add_parser("annotate", help="write questions about your own videos in the browser",
+                       description="Serve a local page (127.0.0.1 only) to watch each video under VIDEOS and write "
+                                   "spatial questions with their answers: VSI-Bench's templates or question types of "
+                                   "your own (numeric, scored by relative accuracy; or multiple choice). Every save "
+                                   "rewrites OUT/questions.jsonl atomically; `data import --format jsonl --input "
+                                   "OUT/questions.jsonl --videos VIDEOS` reads it. Stop with Ctrl-C. See docs/own-site.md.")
+    add_arguments(p, AnnotateFlags)
+    p.set_defaults(func=_run_annotate)
+
+
+def _run_annotate(args) -> int:
+    from ..annotate_page import make_server
+    from ..localweb import url_of
+
+    server = make_server(args.videos, args.out, port=args.port)
+    return _serve(server, f"annotating {len(server.store.videos)} video(s) at {url_of(server)} (Ctrl-C to stop); "
+                          f"questions go to {server.store.path}")
+
+
+@dataclass
+class SplitFlags:
+    questions: str = option(path="file", flag="questions", metavar="QUESTIONS",
+                            help="questions parquet (data build / data import output)")
+    out: str = option(path="out_dir", help="folder to write train/ and heldout/ into")
+    by: str = option("scene", choices=("video", "scene", "site"),
+                     help="what may not appear on both sides (site: the site column, else the dataset: the first "
+                          "folder of the video path)")
+    held_out: float = option(0.2, positive=True, max=0.99, help="share of questions held out")
+    seed: int = option(0, min=0, max=SEED_MAX, help="which groups are held out")
+    overwrite: bool = option(False, help="replace a split made with other settings")
+
+
+def _add_split(sub) -> None:
+
+    p = sub.add_parser("split", help="split questions into training and held-out sets with no video/scene/site on both",
+                       description="Assign whole groups (every question of one video, scene or site) to one side, "
+                                   "shuffled by --seed, until the held-out side holds --held-out of the questions. "
+                                   "Writes OUT/train/questions.parquet, OUT/heldout/questions.parquet and "
+                                   "OUT/split.json (groups and counts per question type).")
+    add_arguments(p, SplitFlags)
+    p.set_defaults(func=_run_split)
+
+
+def _run_split(args) -> int:
+    from ..split import format_split, split_questions
+
+    summary = split_questions(args.questions, args.out, by=args.by, held_out=args.held_out, seed=args.seed,
+                              overwrite=args.overwrite)
+    print(format_split(summary))
+    return 0
+# --- data fetch: benchmarks from the Hugging Face hub (vsgrpo.fetch) ------------------------------
+
+
+@dataclass
+class FetchFlags:
+    benchmark: str = option(choices=("vsibench",), flag="benchmark", help="the benchmark to fetch")
+    out: str = option(path="out_dir", help="folder to fill (about 5.8 GB of videos)")
+    config: str = option("full", choices=("full", "debiased"),
+                         help="full: all 5,130 questions; debiased: VSI-Bench-Debiased, the 2,362 kept by bias pruning")
+    revision: str = option("main", nonempty=True, help="branch, tag or commit of the dataset repository")
+    keep_archives: bool = option(False, help="keep the downloaded zip archives after unpacking")
+
+
+def _add_fetch(sub) -> None:
+    from ..fetch import VSIBENCH_REPO
+
+    p = sub.add_parser("fetch", help="download VSI-Bench (questions + videos) from the Hugging Face hub",
+                       description=f"Download VSI-Bench ({VSIBENCH_REPO}) into --out as `eval run` reads it: "
+                                   "OUT/{config}.parquet and OUT/{dataset}/{scene_name}.mp4. Resumable (rerun the "
+                                   "same command after an interruption); every file is checked against the hub's "
+                                   "checksum. HF_ENDPOINT selects a mirror; offline it fails at once.")
+    add_arguments(p, FetchFlags)
+    p.set_defaults(func=_run_fetch)
+
+
+def _run_fetch(args) -> int:
+    import shlex
+    import sys
+
+    from ..fetch import fetch_vsibench
+
+    res = fetch_vsibench(args.out, args.config, revision=args.revision, keep_archives=args.keep_archives)
+    print(f"VSI-Bench ({res.config}): {res.count} questions, {res.videos} videos in {res.out}"
+          + (f" (commit {res.commit[:7]})" if res.commit else ""))
+    if res.missing:
+        print(f"vsgrpo: warning: {len(res.missing)} videos the questions name are not in the archives, e.g. "
+              f"{res.missing[0]}; those questions will be scored as errors", file=sys.stderr)
+    print("evaluate: vsgrpo eval run --model MODEL --questions "
+          f"{shlex.quote(str(res.questions))} --videos {shlex.quote(str(res.out))} --out runs/eval-vsibench")
+    return 0
+

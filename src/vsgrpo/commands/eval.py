@@ -4,31 +4,58 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
+from ..fields import option
 from . import group
+
+
+@dataclass
+class ScoreFiles:
+    """``eval score`` flags beside :class:`~vsgrpo.eval.config.ScoringConfig`'s."""
+
+    questions: str = option(path="file", help="questions parquet (VSI-Bench schema)")
+    predictions: str = option(path="file", help="JSONL with {\"id\", \"prediction\"} rows (a run's samples.jsonl "
+                                                "and lmms-eval's --log_samples output work too)")
+    out: str | None = option(None, path="out_file", help="write the results JSON here (default: print it)")
+
+
+@dataclass
+class BaselinesFlags:
+    questions: str = option(path="file", help="questions parquet (VSI-Bench schema)")
+    limit: int | None = option(None, type=int, min=1, help="only the first N questions")
+    out: str | None = option(None, path="out_file",
+                             help="write {\"random\": {...}, \"frequency\": {...}, \"best_constant\": {...}, ...} JSON "
+                                  "here (percent, keyed "
+                                  "like eval score's scores; null where undefined)")
+
+
+@dataclass
+class ReportFlags:
+    out: str | None = option(None, path="out_dir", help="folder for report.md and report.png")
 
 _SWITCHES_HELP = ("Before parsing, an <answer>...</answer> span is taken as the answer (--no-answer-tag turns "
                   "this off) and an answer equal to an option's text is mapped to its letter (--no-option-text "
                   "turns this off). --parser official with both switches off is exactly the VSI-Bench authors' "
-                  "protocol.")
+                  "protocol; --parser lmms-eval alone is lmms-eval 0.7.3's (both switches off unless given). "
+                  "Results carry the mean over tasks and over questions, 95% intervals (bootstrap over "
+                  "scenes) and, for a questions file with a 'pruned' column, VSI-Bench-Debiased.")
 
 
 def register(subparsers) -> None:
-    # The flags of `score` and `run` are the fields of these config dataclasses (see vsgrpo.options).
+    # The flags of `score` and `run` are the fields of these config dataclasses (see vsgrpo.fields).
     from ..eval.backends import BackendOptions
     from ..eval.config import EvalConfig, ScoringConfig
-    from ..options import add_arguments
+    from ..fields import add_arguments
 
     sub = group(subparsers, "eval", "VSI-Bench evaluation: score predictions, run a model, compare runs")
 
     p = sub.add_parser("score", help="score a predictions JSONL exactly as VSI-Bench's authors do",
-                       description="Score predictions ({\"id\": int, \"prediction\": str} JSONL rows) against a "
-                                   "VSI-Bench-schema questions parquet. " + _SWITCHES_HELP)
-    p.add_argument("--questions", required=True, help="questions parquet (VSI-Bench schema)")
-    p.add_argument("--predictions", required=True, help="JSONL with {\"id\", \"prediction\"} rows (a run's "
-                                                        "samples.jsonl works too)")
+                       description="Score predictions ({\"id\": int, \"prediction\": str} JSONL rows, a run's "
+                                   "samples.jsonl, or lmms-eval's --log_samples JSONL) against a VSI-Bench-schema "
+                                   "questions parquet. " + _SWITCHES_HELP)
+    add_arguments(p, ScoreFiles)
     add_arguments(p, ScoringConfig)
-    p.add_argument("--out", help="write the results JSON here (default: print it)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("run", help="run a video LM on VSI-Bench questions (resumable)",
@@ -40,33 +67,33 @@ def register(subparsers) -> None:
     add_arguments(p, BackendOptions)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("baselines", help="VSI-Bench's chance rows (random, frequency) of a question set",
+    p = sub.add_parser("baselines", help="VSI-Bench's chance rows (random, frequency) and the best constant of a "
+                                         "question set",
                        description="From the questions alone (no model): chance (random) = expected score of a "
                                    "uniform guess among the options (numeric tasks: undefined, '-'); chance "
-                                   "(frequency) = the best constant answer per task (numeric: the value with the "
-                                   "highest mean MRA; multiple choice: the most frequent answer, relative "
-                                   "direction by text per level, the others by letter). Overall = mean of the "
-                                   "defined task values.")
-    p.add_argument("--questions", required=True, help="questions parquet (VSI-Bench schema)")
-    p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--out", help="write {\"random\": {...}, \"frequency\": {...}, ...} JSON here (percent, keyed "
-                                 "like eval score's scores; null where undefined)")
+                                   "(frequency) = always the most frequent answer per task, as VSI-Bench prints it "
+                                   "(numeric: the most frequent value, e.g. counting 2; multiple choice: relative "
+                                   "direction by text per level, the others by letter); best constant = the "
+                                   "constant with the highest score (numeric: the value with the highest mean MRA). "
+                                   "Overall = mean of the defined task values.")
+    add_arguments(p, BaselinesFlags)
     p.set_defaults(func=cmd_baselines)
 
     p = sub.add_parser("report", help="put several runs side by side (Markdown table + bar chart)",
                        description="Compare finished runs, e.g. base vs SFT vs GRPO. Prints the table; with "
                                    "--out also writes report.md and report.png there.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="folders written by `vsgrpo eval run`")
-    p.add_argument("--out", help="folder for report.md and report.png")
+    add_arguments(p, ReportFlags)
     p.set_defaults(func=cmd_report)
 
 
 def cmd_score(args) -> int:
     from ..eval import score_file
+    from ..eval.config import ScoringConfig
+    from ..fields import from_args
     from ..io import write_json
 
-    results = score_file(args.questions, args.predictions, parser=args.parser, answer_tag=args.answer_tag,
-                         option_text=args.option_text)
+    results = score_file(args.questions, args.predictions, **from_args(ScoringConfig, args))
     if args.out:
         write_json(args.out, results)
         print(f"wrote {args.out}", file=sys.stderr)
@@ -77,17 +104,17 @@ def cmd_score(args) -> int:
 
 def cmd_run(args) -> int:
     from ..eval.backends import BackendOptions
-    from ..eval.report import results_table, run_label
     from ..eval.config import EvalConfig
+    from ..eval.report import results_table, run_label
     from ..eval.runner import run_eval
-    from ..options import from_args
+    from ..fields import from_args
 
     options = BackendOptions(**from_args(BackendOptions, args)).for_backend(args.backend)
     config = EvalConfig(**from_args(EvalConfig, args), backend_options=options)
     results = run_eval(config)
     from pathlib import Path
 
-    from ..eval.baselines import table_rows
+    from ..chance import table_rows
     from ..eval.report import load_baselines
 
     print(results_table({run_label(Path(args.out)): results}, baselines=table_rows(load_baselines(args.out))),
@@ -113,13 +140,15 @@ def cmd_report(args) -> int:
 
 
 def cmd_baselines(args) -> int:
-    from ..eval.baselines import OVERALL_NOTE, baselines_file, format_answers, table_rows
+    from ..chance import OVERALL_NOTE, format_answers, table_rows
     from ..eval.report import results_table
+    from ..eval.scoring import baselines_file
     from ..io import write_json
 
     baselines = baselines_file(args.questions, limit=args.limit)
     print(results_table({}, baselines=table_rows(baselines)), end="")
-    print("Constant answers of the frequency row:\n" + format_answers(baselines))
+    print("Constant answers of the frequency row (and the best constant where it differs):\n"
+          + format_answers(baselines))
     print(OVERALL_NOTE[0].upper() + OVERALL_NOTE[1:] + ".")
     if args.out:
         write_json(args.out, baselines)

@@ -9,7 +9,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from ..options import add_arguments
+    from ..fields import add_arguments
     from ..quickstart.config import QuickstartConfig
 
     p = subparsers.add_parser(
@@ -28,7 +28,7 @@ def _run(args) -> int:
     import json
     from pathlib import Path
 
-    from ..options import from_args
+    from ..fields import from_args
     from ..quickstart import QuickstartConfig, run_quickstart
     from ..quickstart.report import fmt
 

@@ -34,12 +34,14 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def score_file(questions: str, predictions: str, *, parser: str = "official", answer_tag: bool = True,
-               option_text: bool = True) -> dict:
-    """Score a predictions JSONL (``{"id", "prediction"}`` rows) against a questions parquet."""
+def score_file(questions: str, predictions: str, *, parser: str = "official", answer_tag: bool | None = None,
+               option_text: bool | None = None, **settings) -> dict:
+    """Score a predictions JSONL (``{"id", "prediction"}`` rows, a run's samples.jsonl, or lmms-eval's
+    ``--log_samples`` output) against a questions parquet. ``settings``: the other
+    :class:`ScoringConfig` fields (``subset``, ``ci_resamples``, ``ci_seed``)."""
     from .scoring import load_predictions, load_questions, score_predictions
 
-    config = ScoringConfig(parser=parser, answer_tag=answer_tag, option_text=option_text)
+    config = ScoringConfig(parser=parser, answer_tag=answer_tag, option_text=option_text, **settings)
     return score_predictions(load_questions(questions), load_predictions(predictions), config)
 
 

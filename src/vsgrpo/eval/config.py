@@ -1,7 +1,7 @@
 """Settings of an evaluation: :class:`EvalConfig` (``vsgrpo eval run``) and :class:`ScoringConfig`
 (how predictions become scores, also ``vsgrpo eval score``).
 
-Each field declared with :func:`vsgrpo.options.option` is also a flag of those commands, so
+Each field declared with :func:`vsgrpo.fields.option` is also a flag of those commands, so
 defaults and choices are stated once, here. Imports stay light: the CLI builds its parser from
 these classes.
 """
@@ -11,15 +11,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..answers import PARSERS
-from ..errors import VsgrpoError
-from ..options import option, same_as
+from ..answers import PARSERS, default_switches
+from ..fields import check, option, same_as
 from ..prompts import MODES, STYLES
-from .backends import BACKENDS
+from .backends import backend_names
 
 # Greedy decoding budget by mode: a word or number (VSI-Bench's own setting is 16), or room
 # for a reasoning block before the answer.
 MAX_NEW_TOKENS = {"vanilla": 16, "think": 1024, "observe": 1024}
+#: which questions are scored: every one, or only VSI-Bench-Debiased's (rows whose ``pruned`` is false)
+SUBSETS = ("all", "debiased")
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,30 @@ class ScoringConfig:
     """How predictions become scores. ``official`` + both switches off = the authors' protocol."""
 
     parser: str = option("official", choices=PARSERS,
-                         help="official: the VSI-Bench authors' first-token parse; lmms-eval: exactly as "
-                              "lmms-eval 0.7.3's VSI-Bench task (letters: first token; numbers: the first number or "
-                              "number-word run anywhere); lenient: the first option letter / number anywhere")
-    answer_tag: bool = option(True, help="take the <answer>...</answer> span as the answer when present",
-                              off_help="do not extract the <answer>...</answer> span before parsing")
-    option_text: bool = option(True, help="map an answer equal to an option's text to that option's letter",
-                               off_help="do not map an answer equal to an option's text to that option's letter")
+                         help="official: the VSI-Bench authors' first-token parse; lmms-eval: lmms-eval 0.7.3's "
+                              "whole VSI-Bench scoring (the response stripped; letters: first token; numbers: the "
+                              "first number or number-word run anywhere; no answer-tag or option-text step unless "
+                              "asked); lenient: the first option letter / number anywhere")
+    answer_tag: bool | None = option(None, type=bool, help="take the <answer>...</answer> span as the answer when "
+                                     "present (default: on, except with --parser lmms-eval, whose pipeline has no such "
+                                     "step)")
+    option_text: bool | None = option(None, type=bool, help="map an answer equal to an option's text to that "
+                                      "option's letter (default: on, except with --parser lmms-eval)")
+    subset: str = option("all", choices=SUBSETS, help="all: every question (and, when the questions file has "
+                                                       "VSI-Bench's 'pruned' column, VSI-Bench-Debiased beside it); "
+                                                       "debiased: only the questions whose 'pruned' is false")
+    ci_resamples: int = option(1000, help="bootstrap resamples (whole scenes) for the 95%% intervals; 0: none",
+                               min=0, max=10**6)
+    ci_seed: int = option(0, help="seed of the bootstrap", min=0)
 
     def __post_init__(self):
-        if self.parser not in PARSERS:
-            raise VsgrpoError(f"unknown parser {self.parser!r}; choose one of {', '.join(PARSERS)}")
+        check(self)
+        # The parser decides unset switches; the config then states what was applied.
+        tag, text = default_switches(self.parser)
+        if self.answer_tag is None:
+            object.__setattr__(self, "answer_tag", tag)
+        if self.option_text is None:
+            object.__setattr__(self, "option_text", text)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,18 +62,21 @@ class ScoringConfig:
 class EvalConfig:
     """Everything an evaluation run needs. Each field (but ``backend_options``) is a ``vsgrpo eval run`` flag."""
 
-    model: str = option(help="hub id or local model folder (openai backend: served model name)")
-    questions: str = option(help="questions parquet (VSI-Bench schema)")
+    model: str = option(help="hub id or local model folder (openai backend: served model name)", nonempty=True)
+    questions: str = option(help="questions parquet (VSI-Bench schema)", path="file")
     videos: str = option(help="folder with {dataset}/{scene_name}.mp4")
-    out: str = option("eval-run", help="run folder (created; rerun the same command to resume)")
-    frames: int = option(32, help="frames sampled uniformly per video")
+    out: str = option("eval-run", help="run folder (created; rerun the same command to resume)", path="out_dir")
+    frames: int = option(32, help="frames sampled uniformly per video", min=1, max=1024)
     mode: str = option("vanilla", choices=MODES, help="prompt mode")
     style: str = option("bench", choices=STYLES, help="bench: VSI-Bench prompts with lettered options; train: the "
                                                       "paper's training prompts, no options")
-    backend: str = option("hf", choices=BACKENDS, help="generation backend")
-    batch_size: int = option(1, help="generation batch (hf, vllm) or parallel requests (openai)")
-    limit: int | None = option(None, type=int, help="only the first N questions")
-    max_new_tokens: int | None = option(None, type=int, help="generation budget",
+    # No fixed choices: a backend registered by another package after this import counts too.
+    backend: str = option("hf", metavar="NAME", items=backend_names,
+                          help="generation backend: hf, openai, vllm, or one registered by your package "
+                               "(vsgrpo.eval.backends)")
+    batch_size: int = option(1, help="generation batch (hf, vllm) or parallel requests (openai)", min=1, max=4096)
+    limit: int | None = option(None, type=int, help="only the first N questions", min=1)
+    max_new_tokens: int | None = option(None, type=int, help="generation budget", min=1, max=2**20,
                                         default_text=", ".join(f"{v} for {k}" for k, v in MAX_NEW_TOKENS.items()))
     parser: str = same_as(ScoringConfig, "parser")
     answer_tag: bool = same_as(ScoringConfig, "answer_tag")
@@ -69,26 +86,29 @@ class EvalConfig:
                                          "with other settings is refused without it)")
     blind: bool = option(False, help="vision disabled: the same prompts (still 'These are frames of a video.') with "
                                      "no frames sent, so vision minus blind is what the video adds")
+    frames_like: str = option("vsgrpo", choices=("vsgrpo", "lmms-eval"),
+                              help="frame sampling and size: vsgrpo = --frames uniformly over the video at its own "
+                                   "size (VSI-Bench's rule); lmms-eval = as lmms-eval 0.7.3's qwen2_vl model: the "
+                                   "video read at 2 fps, then --frames of those evenly, each frame resized to "
+                                   "max_pixels 602112 (capped by qwen-vl-utils' total budget), min_pixels 3136")
+    subset: str = same_as(ScoringConfig, "subset")
+    ci_resamples: int = same_as(ScoringConfig, "ci_resamples")
+    ci_seed: int = same_as(ScoringConfig, "ci_seed")
     backend_options: dict = field(default_factory=dict)  # passed to the backend constructor (BackendOptions)
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise VsgrpoError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
-        if self.style not in STYLES:
-            raise VsgrpoError(f"unknown style {self.style!r}; choose one of {', '.join(STYLES)}")
-        if self.backend not in BACKENDS:
-            raise VsgrpoError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self.frames < 1:
-            raise VsgrpoError(f"--frames must be at least 1, got {self.frames}")
-        if self.batch_size < 1:
-            raise VsgrpoError(f"--batch-size must be at least 1, got {self.batch_size}")
+        # Every field's bounds, before anything is written (a missing --questions or --videos: run_eval
+        # reports those itself; --blind needs no videos).
+        check(self, skip=("questions",))
         if self.max_new_tokens is None:
             self.max_new_tokens = MAX_NEW_TOKENS[self.mode]
-        self.scoring  # validates the parser
+        scoring = self.scoring  # validates the parser; unset switches take the parser's default
+        self.answer_tag, self.option_text = scoring.answer_tag, scoring.option_text
 
     @property
     def scoring(self) -> ScoringConfig:
-        return ScoringConfig(parser=self.parser, answer_tag=self.answer_tag, option_text=self.option_text)
+        return ScoringConfig(parser=self.parser, answer_tag=self.answer_tag, option_text=self.option_text,
+                             subset=self.subset, ci_resamples=self.ci_resamples, ci_seed=self.ci_seed)
 
     def to_dict(self) -> dict:
         d = asdict(self)

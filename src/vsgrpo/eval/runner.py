@@ -8,8 +8,9 @@ A run directory holds:
   text), ``answer`` (after the ``<answer>``/option-text steps), ``parsed``, ``score`` (0-1),
   ``error``, ``seconds``.
 - ``results.json`` (as ``vsgrpo eval score``), ``results.md`` and ``results.png`` at the end;
-  ``baselines.json``: the chance rows of the same questions (:mod:`vsgrpo.eval.baselines`),
-  which ``results.md`` prints above the model's row.
+  ``baselines.json``: the chance rows of the same questions (:mod:`vsgrpo.chance`),
+  which ``results.md`` prints above the model's row; ``question_ids.json``: the ids of the
+  questions the run covered (``eval report`` compares them across runs).
 
 ``blind=True`` (``--blind``) sends the same prompt text ("These are frames of a video." and
 all) with no frames, so the run's score minus a normal run's is what the video adds.
@@ -17,8 +18,9 @@ all) with no frames, so the run's score minus a normal run's is what the video a
 Rerunning the same command resumes: finished ids are skipped, a line torn by a crash is cut
 off, and the file is compacted to one line per id at the end. Scoring settings may change
 between attempts: every sample is rescored from its stored prediction when the run finishes.
-``config.json`` is written before the first sample; a rerun with other settings, or into a
-folder whose samples have no readable ``config.json``, is refused unless ``overwrite``. One
+``config.json`` is written before the first sample; a rerun with other settings (the backend's
+too: endpoint, video mode, dtype, pixel budget), or into a folder whose samples have no readable
+``config.json``, is refused unless ``overwrite``. One
 process writes a run folder at a time (``io.run_lock``). See docs/reliability.md.
 """
 
@@ -28,28 +30,32 @@ import json
 import math
 import time
 from collections import OrderedDict
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 
 from .. import metrics
+from ..chance import compute_baselines
 from ..errors import VsgrpoError
 from ..io import ensure_writable_dir, remove_stale_temps, run_lock, safe_join, write_json
 from ..progress import progress
 from ..prompts import build_prompt
 from .backends import Backend, Request, make_backend
-from .baselines import compute_baselines
-from .samples import SampleWriter, load_samples, rewrite
 from .config import EvalConfig, ScoringConfig
-from .scoring import finish_results, load_questions
+from .samples import SampleWriter, load_samples, rewrite
+from .scoring import finish_results, has_debiased, load_questions, scored_row
 
 SAMPLES_FILE, RESULTS_FILE, CONFIG_FILE = "samples.jsonl", "results.json", "config.json"
-BASELINES_FILE = "baselines.json"  # chance rows of the run's questions (vsgrpo.eval.baselines)
+BASELINES_FILE = "baselines.json"  # chance rows of the run's questions (vsgrpo.chance)
 TABLE_FILE, CHART_FILE = "results.md", "results.png"
 
 # Settings that define what a run's samples mean; a resumed run must match them.
-_IDENTITY = ("model", "questions", "videos", "frames", "mode", "style", "backend", "max_new_tokens", "blind")
+_IDENTITY = ("model", "questions", "videos", "frames", "mode", "style", "backend", "max_new_tokens", "blind",
+             "frames_like")
 # Identity settings an older config.json lacks, with the value those runs had (so they still resume).
-_IDENTITY_DEFAULTS = {"blind": False}
+_IDENTITY_DEFAULTS = {"blind": False, "frames_like": "vsgrpo"}
+# Backend settings (``backend_options``) that change predictions: which server, how the video is
+# sent, the weights' dtype, the frames' pixel budget. Not the timeout, the key's variable or the device.
+_BACKEND_IDENTITY = ("base_url", "video_as", "dtype", "min_pixels", "max_pixels")
 
 
 class _FrameCache:
@@ -58,14 +64,15 @@ class _FrameCache:
     def __init__(self, size: int = 4):
         self.size, self._items = size, OrderedDict()
 
-    def get(self, path: Path, n: int):
+    def get(self, path: Path, n: int, like: str = "vsgrpo"):
         from ..video import read_frames
+        from .frames_like import read_frames_like_lmms_eval
 
-        key = (str(path), n)
+        key = (str(path), n, like)
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        value = read_frames(path, n)
+        value = read_frames_like_lmms_eval(path, n) if like == "lmms-eval" else read_frames(path, n)
         self._items[key] = value
         if len(self._items) > self.size:
             self._items.popitem(last=False)
@@ -103,7 +110,7 @@ def _read_config(path: Path) -> dict | None:
 
 
 def _start_over(out: Path) -> None:
-    for name in (SAMPLES_FILE, RESULTS_FILE, TABLE_FILE, CHART_FILE, CONFIG_FILE):
+    for name in (SAMPLES_FILE, RESULTS_FILE, TABLE_FILE, CHART_FILE, CONFIG_FILE, "question_ids.json"):
         (out / name).unlink(missing_ok=True)
 
 
@@ -125,11 +132,20 @@ def _check_resume(out: Path, config: EvalConfig) -> dict | None:
                               "with are unknown; pass --overwrite to start over (or choose another --out)")
         return None
     new = config.to_dict()
-    diff = [k for k in _IDENTITY if old[k] != new[k]]
-    if diff:
-        k = diff[0]
-        raise VsgrpoError(f"{out} holds a run with {k}={old[k]!r}, not {new[k]!r}; choose another --out "
-                          "(or pass --overwrite to start over)")
+    pairs = [(k, old[k], new[k]) for k in _IDENTITY]
+    old_opts = old.get("backend_options")
+    if isinstance(old_opts, dict):  # (an older config.json without it: not compared)
+        old_opts = dict(old_opts)
+        if old_opts.get("base_url") is None and isinstance(old.get("backend_info"), dict):
+            # a run stored before base_url was resolved up front: its backend recorded the address it used
+            old_opts["base_url"] = old["backend_info"].get("base_url", config.backend_options.get("base_url"))
+        pairs += [(k, old_opts.get(k), config.backend_options.get(k)) for k in _BACKEND_IDENTITY]
+    diff = [(k, was, now) for k, was, now in pairs if was != now]
+    if diff and not (samples.exists() and samples.stat().st_size > 0):
+        return None  # the earlier run failed before its first sample: nothing to protect, start afresh
+    for k, was, now in diff[:1]:
+        raise VsgrpoError(f"{out} holds a run with {k}={was!r}, not {now!r} (--{k.replace('_', '-')}); choose "
+                          "another --out (or pass --overwrite to start over)")
     return old
 
 
@@ -151,7 +167,13 @@ def run_eval(config: EvalConfig | None = None, *, backend_instance: Backend | No
         config = EvalConfig(**kwargs)
     elif kwargs:
         raise TypeError("pass either an EvalConfig or keyword fields, not both")
-    questions = load_questions(config.questions, limit=config.limit)
+    if config.backend == "openai" and backend_instance is None:
+        from .backends.openai import resolve_base_url
+
+        # The server itself, not "whatever $OPENAI_BASE_URL says": stored in config.json and compared on resume.
+        options = {**config.backend_options, "base_url": resolve_base_url(config.backend_options.get("base_url"))}
+        config = replace(config, backend_options=options)
+    questions = load_questions(config.questions, limit=config.limit, subset=config.subset)
     videos = Path(config.videos)
     if not videos.is_dir() and not config.blind:
         raise VsgrpoError(f"videos folder not found: {videos} (expected {{dataset}}/{{scene_name}}.mp4 inside)")
@@ -217,7 +239,7 @@ def _generate_all(todo: list[dict], config: EvalConfig, backend: Backend, videos
                     continue
                 try:
                     path = safe_join(videos, video_path(q))
-                    frames, fps = cache.get(path, config.frames)
+                    frames, fps = cache.get(path, config.frames, config.frames_like)
                     requests.append(Request(q["id"], row["prompt"], frames, fps))
                 except VsgrpoError as e:  # missing/corrupt video, or a path escaping the root
                     row["error"] = f"video: {e}"
@@ -243,7 +265,7 @@ def _generate_all(todo: list[dict], config: EvalConfig, backend: Backend, videos
 
 def finish_run(out: str | Path, *, questions: list[dict], scoring: ScoringConfig, only: set[int] | None = None) -> dict:
     """Rescore the samples, compact ``samples.jsonl``, write results JSON, Markdown table and chart."""
-    from .report import write_run_report
+    from .report import QUESTION_IDS_FILE, write_run_report
 
     out = Path(out)
     samples_path = out / SAMPLES_FILE
@@ -260,19 +282,20 @@ def finish_run(out: str | Path, *, questions: list[dict], scoring: ScoringConfig
         if row.get("error"):
             errors += 1
         else:
-            scored.append((row["question_type"], row["score"]))
+            scored.append(scored_row(q, row["score"]))
     # Rewrite with the fresh scores, one line per id, in question order.
     rewrite(samples_path, rows, [q["id"] for q in questions])
     answered = sum(1 for q in questions if q["id"] in rows and (only is None or q["id"] in only))
     total = len(only) if only is not None else len(questions)
     results = finish_results(scored, errors=errors, unanswered=total - answered, config=scoring)
     write_json(out / RESULTS_FILE, results)
+    # Which questions the run covered, so `eval report` can tell runs on different question sets apart.
+    write_json(out / QUESTION_IDS_FILE, {"ids": [q["id"] for q in questions if only is None or q["id"] in only]})
     # The chance rows of exactly the questions this run covers, printed above the model's row.
-    baselines = compute_baselines(q for q in questions if only is None or q["id"] in only)
+    covered = [q for q in questions if only is None or q["id"] in only]
+    baselines = compute_baselines(covered)
+    if scoring.subset == "all" and has_debiased(covered):  # the chance rows of VSI-Bench-Debiased too
+        baselines["debiased"] = compute_baselines(q for q in covered if q["pruned"] is False)
     write_json(out / BASELINES_FILE, baselines)
     write_run_report(out, results, baselines=baselines)
     return results
-
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(EvalConfig)]

@@ -63,7 +63,7 @@ def load_samples(path: str | os.PathLike, *, repair: bool = False) -> dict[int, 
             row = json.loads(line)
             out[as_id(row["id"])] = row
         except (ValueError, KeyError, TypeError, AttributeError):
-            warnings.warn(f"{path}: line {n} is not a sample record; ignored")
+            warnings.warn(f"{path}: line {n} is not a sample record; ignored", stacklevel=2)
     return out
 
 

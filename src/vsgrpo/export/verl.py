@@ -25,7 +25,11 @@ FSDP, vLLM/SGLang rollouts); see docs/scaling.md. The export writes, under ``DIR
     validation accuracy of numeric questions is VSI-Bench's MRA; null on training rows: the
     recipe's reward shape).
 - ``vsgrpo_reward.py`` + ``vsgrpo_scoring/`` + ``vsgrpo_reward.json``: the reward verl loads by
-  path (:mod:`vsgrpo.export.verl_reward`), a self-contained copy of vsgrpo's scoring code.
+  path (:mod:`vsgrpo.export.verl_reward`), a self-contained copy of vsgrpo's scoring code. The
+  recipe's ``rewards:`` list goes with it, so verl optimises the reward vsgrpo's trainer does:
+  built-in rewards by name with their weights, and each user ``package.module:function`` copied
+  to ``vsgrpo_user_rewards/package.module.py`` with its weight when its module needs only the
+  standard library and numpy (anything else is refused, with one line, before anything is written).
 - ``verl_overrides.txt``: one ``key=value`` verl override per line pointing verl at all of the
   above, plus ``data.mm_processor_kwargs`` (the pixel budget for the model's processor in verl's
   dataset and vLLM rollout, as vsgrpo sets it on its processor) and ``data.max_prompt_length``
@@ -85,6 +89,7 @@ class VerlExport:
     answer_parser: str = "official"
     format_weight: float = 1.0
     allow_empty_reasoning: bool = True
+    rewards: list = field(default_factory=list)  # the recipe's `rewards:` list (empty: the default set)
 
     def validate(self) -> None:
         from ..prompts import MODES
@@ -107,6 +112,21 @@ class VerlExport:
             raise VsgrpoError("verl needs validation data: pass --val-questions or a --val-fraction > 0")
         if not (self.na_tolerance > 0):
             raise VsgrpoError("na_tolerance must be > 0")
+        self.user_reward_files()  # a reward verl cannot run fails here, before anything is written
+
+    def reward_specs(self) -> list[tuple[str, float]]:
+        from ..train.reward_config import parse_specs
+
+        return parse_specs(self.rewards)
+
+    def user_reward_files(self) -> dict[str, Path]:
+        """``{module: file}`` of the user rewards to copy; checks every reward of the list as the trainer does."""
+        from ..rewards import BUILTIN_REWARDS, rewards_from_specs
+        from ..train.reward_config import reward_settings
+
+        specs = self.reward_specs()
+        rewards_from_specs(specs, reward_settings(self), user=_self_contained_reward)
+        return {name.partition(":")[0]: _module_path(name) for name, _ in specs if name not in BUILTIN_REWARDS}
 
 
 def from_recipe(path: str | os.PathLike, **overrides) -> VerlExport:
@@ -124,7 +144,7 @@ def from_recipe(path: str | os.PathLike, **overrides) -> VerlExport:
                   question_types=list(cfg.question_types), max_samples=cfg.max_samples, seed=cfg.seed,
                   na_shape=cfg.na_shape, na_tolerance=cfg.na_tolerance, answer_parser=cfg.answer_parser,
                   format_weight=cfg.format_weight, allow_empty_reasoning=cfg.allow_empty_reasoning,
-                  val_questions=cfg.eval_questions, val_root=cfg.eval_videos, out="")
+                  rewards=list(cfg.rewards), val_questions=cfg.eval_questions, val_root=cfg.eval_videos, out="")
     values.update({k: v for k, v in overrides.items() if v not in (None, "", [])})
     return VerlExport(**values)
 
@@ -274,6 +294,38 @@ def _relative_targets(dotted: str, is_pkg: bool, node: ast.ImportFrom, pkg: Path
     return [".".join(base + [a.name]) for a in node.names]
 
 
+def _module_path(name: str) -> Path:
+    import sys
+
+    return Path(sys.modules[name.partition(":")[0]].__file__)
+
+
+def _self_contained_reward(name: str):
+    """The user reward ``package.module:function`` (checked as the trainer checks it), refused unless its
+    module can run alone in verl's environment: every import, at module level or inside functions, from
+    the standard library or numpy (a copy cannot carry the rest of the user's package)."""
+    import sys
+
+    from ..train.reward_config import import_reward
+
+    func = import_reward(name)
+    path = _module_path(name)
+    allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            bad = "." * node.level + (node.module or "")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            bad = next((m for m in mods if m.split(".")[0] not in allowed), None)
+        else:
+            continue
+        if bad:
+            raise VsgrpoError(f"rewards: {name!r} cannot go into the verl export: {path} imports {bad}, and the export "
+                              "copies a user reward only when its module needs nothing but the standard library and "
+                              "numpy")
+    return func
+
+
 def scoring_modules() -> dict[str, Path]:
     """vsgrpo modules the reward needs: ``rewards`` and every vsgrpo module (and package) it imports,
     transitively, as ``{dotted name relative to vsgrpo: file}``.
@@ -319,8 +371,9 @@ def scoring_modules() -> dict[str, Path]:
     return found
 
 
-def write_reward_files(out: Path, settings: dict) -> Path:
-    """Write ``vsgrpo_reward.py``, ``vsgrpo_scoring/`` and ``vsgrpo_reward.json`` into ``out``."""
+def write_reward_files(out: Path, settings: dict, user_files: dict[str, Path] | None = None) -> Path:
+    """Write ``vsgrpo_reward.py``, ``vsgrpo_scoring/``, ``vsgrpo_reward.json`` and the user rewards'
+    modules (``user_files``: ``{module: file}``, copied to ``vsgrpo_user_rewards/MODULE.py``) into ``out``."""
     from ..io import atomic_path, write_json
     from . import verl_reward
 
@@ -337,6 +390,12 @@ def write_reward_files(out: Path, settings: dict) -> Path:
             shutil.copyfile(src, dest)
         if pkg.exists():
             shutil.rmtree(pkg)
+    settings = dict(settings, user_modules={})
+    for module, src in sorted((user_files or {}).items()):
+        rel = f"{verl_reward.USER_DIR}/{module}.py"
+        with atomic_path(out / rel) as tmp:
+            shutil.copyfile(src, tmp)
+        settings["user_modules"][module] = rel
     reward = out / REWARD_FILE
     with atomic_path(reward) as tmp:
         shutil.copyfile(verl_reward.__file__, tmp)
@@ -393,8 +452,8 @@ def export_verl(spec: VerlExport) -> dict:
         _write_parquet(val, out / "val.parquet")
         settings = {"mode": spec.mode, "na_shape": spec.na_shape, "na_tolerance": spec.na_tolerance,
                     "parser": spec.answer_parser, "allow_empty_reasoning": spec.allow_empty_reasoning,
-                    "format_weight": spec.format_weight}
-        reward = write_reward_files(out, settings)
+                    "format_weight": spec.format_weight, "rewards": [list(s) for s in spec.reward_specs()]}
+        reward = write_reward_files(out, settings, spec.user_reward_files())
         max_vision = max(max_train, max_val)
         max_prompt = int(math.ceil((max_vision + TEXT_TOKEN_MARGIN) / 64) * 64)
         lines = overrides(out, has_val=True, max_prompt_length=max_prompt, min_pixels=spec.min_pixels,

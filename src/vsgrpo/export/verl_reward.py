@@ -9,9 +9,12 @@ and calls ``compute_score(data_source=..., solution_str=..., ground_truth=..., e
 once per rollout (verl 0.9.1's reward managers; ``solution_str`` is the completion decoded with
 ``skip_special_tokens=True``, as TRL decodes it).
 
-The score is exactly the reward vsgrpo's own GRPO trainer gives: the reward functions of
-:func:`vsgrpo.rewards.default_rewards` for the export's mode and settings (accuracy, plus format in
-think/observe modes, with the same weights), summed as TRL sums them. The returned dict holds
+The score is exactly the reward vsgrpo's own GRPO trainer gives, summed as TRL sums them: the
+recipe's ``rewards:`` list (``rewards`` setting: ``[[name, weight], ...]``, built-in names from
+:data:`vsgrpo.rewards.BUILTIN_REWARDS`, user functions from the modules the export copied to
+``vsgrpo_user_rewards/``, ``user_modules`` setting), or when it is empty the functions of
+:func:`vsgrpo.rewards.default_rewards` for the export's mode (accuracy, plus format in
+think/observe modes with ``format_weight``). The returned dict holds
 ``score`` plus every part by its TRL name (``accuracy``, ``format_think``, and the weight-0
 monitors ``empty_reasoning``, ``repeated_tags``, ``completion_chars``), which verl logs as
 ``reward_extra_info``, and ``acc`` (= ``accuracy``): verl's validation reports ``acc`` as its core
@@ -27,7 +30,8 @@ imports the installed ``vsgrpo``.
 Settings (``vsgrpo_reward.json``; each can be overridden with verl's
 ``+reward.custom_reward_function.reward_kwargs.KEY=VALUE``): ``mode`` (vanilla | think | observe;
 a row's ``extra_info.mode`` wins, since its prompt was built for it), ``na_shape``,
-``na_tolerance``, ``parser``, ``allow_empty_reasoning``, ``format_weight``. A row's
+``na_tolerance``, ``parser``, ``allow_empty_reasoning``, ``format_weight``, ``rewards``,
+``user_modules``. A row's
 ``extra_info.na_shape`` wins too: the export sets it to ``metric`` on validation rows, so verl's
 validation accuracy of numeric questions is VSI-Bench's MRA, exactly as ``vsgrpo eval score``.
 Each row's ``extra_info`` must carry ``question_type`` and ``options`` (an empty list for none).
@@ -46,8 +50,9 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SCORING_DIR = "vsgrpo_scoring"
 SETTINGS_FILE = "vsgrpo_reward.json"
+USER_DIR = "vsgrpo_user_rewards"
 DEFAULTS = {"mode": "vanilla", "na_shape": "linear", "na_tolerance": 0.5, "parser": "official",
-            "allow_empty_reasoning": True, "format_weight": 1.0}
+            "allow_empty_reasoning": True, "format_weight": 1.0, "rewards": [], "user_modules": {}}
 
 
 def _rewards_module():
@@ -83,12 +88,36 @@ _REWARDS = _rewards_module()
 SETTINGS = _load_settings()
 
 
+def _user_reward(name: str):
+    """A user reward ``package.module:function``: from the export's copy of its module when there is one."""
+    module_name, _, attr = name.partition(":")
+    rel = SETTINGS["user_modules"].get(module_name)
+    if rel is None:
+        obj = importlib.import_module(module_name)
+    else:
+        path = os.path.join(_HERE, rel)
+        unique = "_vsgrpo_user_reward_" + hashlib.sha1(path.encode()).hexdigest()[:12]
+        if unique not in sys.modules:
+            spec = importlib.util.spec_from_file_location(unique, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[unique] = module
+            spec.loader.exec_module(module)
+        obj = sys.modules[unique]
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 @functools.lru_cache(maxsize=16)
 def _reward_set(mode: str, na_shape: str, na_tolerance: float, parser: str, allow_empty_reasoning: bool,
-                format_weight: float):
-    return _REWARDS.default_rewards(mode, na_shape=na_shape, na_tolerance=na_tolerance, parser=parser,
-                                    allow_empty_reasoning=allow_empty_reasoning, format_weight=format_weight,
-                                    monitors=True)
+                format_weight: float, rewards: tuple):
+    if not rewards:
+        return _REWARDS.default_rewards(mode, na_shape=na_shape, na_tolerance=na_tolerance, parser=parser,
+                                        allow_empty_reasoning=allow_empty_reasoning, format_weight=format_weight,
+                                        monitors=True)
+    settings = _REWARDS.RewardSettings(mode=mode, na_shape=na_shape, na_tolerance=na_tolerance, parser=parser,
+                                       allow_empty_reasoning=allow_empty_reasoning)
+    return _REWARDS.rewards_from_specs(rewards, settings, user=_user_reward)
 
 
 def _options(value):
@@ -113,7 +142,8 @@ def compute_score(data_source=None, solution_str="", ground_truth=None, extra_in
     if ground_truth is None:
         raise ValueError("no ground truth (the row's reward_model.ground_truth)")
     funcs, weights = _reward_set(str(mode), str(na_shape), float(s["na_tolerance"]), str(s["parser"]),
-                                 bool(s["allow_empty_reasoning"]), float(s["format_weight"]))
+                                 bool(s["allow_empty_reasoning"]), float(s["format_weight"]),
+                                 tuple((str(n), float(w)) for n, w in s["rewards"]))
     columns = {"ground_truth": [str(ground_truth)], "question_type": [str(extra["question_type"])],
                "options": [_options(extra.get("options"))]}
     out, total = {}, 0.0

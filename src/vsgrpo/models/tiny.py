@@ -17,17 +17,67 @@ Tokenizers:
 
 ``<think>``/``</think>``/``<observe>``/``<answer>`` are never special tokens: decoding with
 ``skip_special_tokens=True`` would strip them and the format reward could never fire.
+
+The output folder holds only what this module wrote: the names it saved are listed in
+``MANIFEST`` inside it. A rebuild replaces those files and nothing else; a non-empty folder
+without that list (someone else's) is refused unless ``overwrite``, and even then only the
+files of the new model are written into it: nothing it did not write is ever deleted.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VsgrpoError
+from ..fields import check, option
 
 TOKENIZERS = ("qwen", "small")
+MANIFEST = ".vsgrpo_tiny_model.json"  # the files a build wrote, so a rebuild removes only those
+
+
+def _family_names():
+    from .families import names
+
+    return names()
+
+
+@dataclass
+class TinyConfig:
+    """Settings of ``vsgrpo model tiny`` (each field is one flag)."""
+
+    out: str = option(help="output folder (a folder holding other files is refused unless --overwrite)",
+                      path="out_dir")
+    family: str = option("qwen2_vl", items=_family_names, help="model family (see `vsgrpo model families`)")
+    tokenizer: str = option("qwen", choices=TOKENIZERS,
+                            help="qwen: the real Qwen2/3 tokenizer (151,669 tokens); small: a few hundred tokens, "
+                                 "fastest")
+    seed: int = option(0, min=0, max=2**32 - 1, help="seed of the random weights")
+    hidden_size: int = option(64, min=8, max=8192, help="width of the language model")
+    layers: int = option(2, min=1, max=128, help="language-model layers")
+    heads: int | None = option(None, type=int, min=1, max=128,
+                               help="attention heads of the language model; head size = hidden size / heads must be"
+                                    " an even integer >= 8 (>= 32 for vLLM's CPU attention, e.g. --hidden-size 128 "
+                                    "--heads 2)", default_text="4")
+    overwrite: bool = option(False, help="write into a non-empty folder that is not a tiny model built here (its "
+                                         "other files are kept; files of the same names are replaced)")
+
+    def validate(self) -> None:
+        check(self)
+        heads = self.heads or 4
+        head = self.hidden_size / heads
+        if not head.is_integer() or head % 2 or head < 8:
+            raise VsgrpoError(f"--hidden-size {self.hidden_size} / --heads {heads} = {head:g}: the head size must be "
+                              "an even integer >= 8")
+
+    def size(self) -> dict:
+        """Keyword arguments of :func:`build_tiny_model` for the model's size."""
+        heads = self.heads or 4
+        return {"hidden_size": self.hidden_size, "num_hidden_layers": self.layers, "num_attention_heads": heads,
+                "num_key_value_heads": 2 if heads % 2 == 0 else 1}
 
 
 def __getattr__(name):
@@ -94,22 +144,28 @@ def _small_tokenizer(specials, eos: str, vocab_size: int = 400):
 
 
 def build_tiny_model(family: str, out_dir: str | os.PathLike, *, tokenizer: str = "qwen", seed: int = 0,
-                     **size) -> Path:
+                     overwrite: bool = False, **size) -> Path:
     """Build a tiny random ``family`` model and save it (safetensors) with its processor to ``out_dir``.
 
     ``size`` overrides the tiny defaults: ``hidden_size`` (64), ``num_hidden_layers`` (2),
     ``num_attention_heads`` (4), ``num_key_value_heads`` (2), ``intermediate_size`` (128),
-    ``vision_depth`` (2), ``vision_hidden_size`` (32). Returns ``out_dir``.
+    ``vision_depth`` (2), ``vision_hidden_size`` (32). Returns ``out_dir``. ``out_dir`` may be a
+    folder this function built before (its files are replaced) or absent or empty; any other
+    folder is refused unless ``overwrite`` (see the module docstring).
     """
+    import shutil
+    import tempfile
+
     import torch
 
-    from ..io import atomic_path, ensure_writable_dir
+    from ..io import ensure_writable_dir
     from .families import get_family
 
     fam = get_family(family)
     if tokenizer not in TOKENIZERS:
         raise VsgrpoError(f"unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
     out = Path(out_dir)
+    previous = _own_files(out, overwrite=overwrite)  # refuses someone else's folder before any work
     ensure_writable_dir(out.parent if out.parent != Path("") else Path("."))
     specials = fam.tiny_special_tokens
     tok = _real_tokenizer(specials) if tokenizer == "qwen" else _small_tokenizer(specials, fam.end_of_turn)
@@ -121,13 +177,48 @@ def build_tiny_model(family: str, out_dir: str | os.PathLike, *, tokenizer: str 
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
     processor = fam.tiny_processor(tok)
-    # Write into a temporary folder and rename, so a crash never leaves a half-saved model.
-    with atomic_path(out) as tmp:
-        tmp.unlink(missing_ok=True)
+    # Save into a temporary folder first, so a crash never leaves a half-saved model under `out`.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
         model.save_pretrained(str(tmp), safe_serialization=True)
         processor.save_pretrained(str(tmp))
-        if out.exists():
-            import shutil
-
-            shutil.rmtree(out)
+        _install(tmp, out, previous)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # our own temporary folder, nothing else
     return out
+
+
+def _own_files(out: Path, *, overwrite: bool) -> list[str]:
+    """The files a previous build listed in ``out`` (empty when ``out`` is absent or empty); refuses a
+    file, or a non-empty folder this module did not write unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise VsgrpoError(f"--out {out} is a file; give a folder for the model")
+    if not out.is_dir() or not any(out.iterdir()):
+        return []
+    try:
+        names = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]
+        if not all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in names):
+            raise ValueError
+        return names
+    except (OSError, ValueError, KeyError, TypeError):
+        if overwrite:
+            return []
+        raise VsgrpoError(f"--out {out} is a folder holding other files (not a tiny model built by vsgrpo); "
+                          "choose an empty or new folder, or pass --overwrite to write the model into it (its other "
+                          "files are kept)") from None
+
+
+def _install(tmp: Path, out: Path, previous: list[str]) -> None:
+    """Move the files saved in ``tmp`` into ``out``: the previous build's files go, nothing else."""
+    from ..io import write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    new = sorted(p.name for p in tmp.iterdir())
+    for name in previous:
+        if name not in new:
+            (out / name).unlink(missing_ok=True)
+    for name in new:
+        if (out / name).is_dir() and not (tmp / name).is_dir():
+            raise VsgrpoError(f"--out {out}: {name} is a folder; the model needs a file of that name there")
+        os.replace(tmp / name, out / name)
+    write_json(out / MANIFEST, {"files": new})

@@ -126,9 +126,9 @@ class AppearanceOrderTask(Task):
     """First-time appearance order of four categories (needs per-frame visibility)."""
 
     name = QUESTION_TYPE
-    kind = "MCA"
-    label = "ApprOrder"
-    order = 7
+
+    def matches(self, question: str) -> bool:
+        return question.strip().startswith(PREFIX)
 
     def __init__(self, pixel_threshold: int | None = None, frame_fraction: float = DEFAULT_FRAME_FRACTION,
                  min_gap: float = DEFAULT_MIN_GAP, max_combos: int = DEFAULT_MAX_COMBOS,

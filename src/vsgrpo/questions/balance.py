@@ -15,7 +15,7 @@ any question or answer (``data verify`` still re-derives every one):
    the same choices: the relative-direction levels) drop questions of over-represented answers
    until the most frequent answer's share is within :data:`MCA_TOLERANCE` of ``1 / #choices``.
    Numeric tasks drop questions nearest the best constant answer until that constant's mean
-   MRA (:func:`vsgrpo.eval.baselines.best_constant`) is at most :data:`NA_TARGET`, under every
+   MRA (:func:`vsgrpo.chance.best_constant`) is at most :data:`NA_TARGET`, under every
    value of VSI-Bench's published frequency row. Either stops once :data:`MAX_DROP` of the task's questions are gone, so
    a scene set whose candidates cannot be balanced keeps most of its data (the build summary
    prints each task's chance value, so what remains is visible).
@@ -106,7 +106,7 @@ def trim(kind: str, questions: Sequence[Question], rng: np.random.Generator) -> 
             keep = [i for i in keep if i not in {victims[k] for k in drop}]
             budget -= len(drop)
         return keep
-    from ..eval.baselines import best_constant
+    from ..chance import best_constant
 
     values = np.asarray([q.answer_value if q.answer_value is not None else float(q.answer) for q in questions])
     while budget > 0 and len(keep) > 1:
@@ -118,6 +118,115 @@ def trim(kind: str, questions: Sequence[Question], rng: np.random.Generator) -> 
         step = min(budget, max(1, len(keep) // 100))
         rel = np.abs(c - values[keep]) / values[keep]
         order = np.lexsort((rng.random(len(keep)), rel))[:step]
+        gone = {keep[k] for k in order.tolist()}
+        keep = [i for i in keep if i not in gone]
+        budget -= len(gone)
+    return keep
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Decorrelation: what the question names must not give the answer away
+
+
+PRIOR_MARGIN = 0.01    # the object prior may beat the task's chance by at most this (score in [0, 1])
+PRIOR_MAX_DROP = 0.5   # decorrelation never removes more than this share of a task's questions
+
+
+def _scene(q: Question) -> tuple[str, str]:
+    return q.dataset, q.scene_name
+
+
+def _value(q: Question) -> float:
+    return float(q.answer_value if q.answer_value is not None else q.answer)
+
+
+def _na_prior(questions: Sequence[Question], keep: list[int]) -> np.ndarray:
+    """Per kept question, the answer guessed from its named objects alone: the smoothed geometric
+    mean of the answers of the same objects in *other* scenes (the global one when none)."""
+    logs = {i: math.log(max(_value(questions[i]), 1e-6)) for i in keep}
+    mu = float(np.mean(list(logs.values())))
+    tot: dict = {}
+    per_scene: dict = {}
+    for i in keep:
+        k = tuple(sorted(questions[i].objects))
+        s, n = tot.get(k, (0.0, 0))
+        tot[k] = (s + logs[i], n + 1)
+        key = (k, _scene(questions[i]))
+        s, n = per_scene.get(key, (0.0, 0))
+        per_scene[key] = (s + logs[i], n + 1)
+    out = []
+    for i in keep:
+        k = tuple(sorted(questions[i].objects))
+        s, n = tot[k]
+        s2, n2 = per_scene[(k, _scene(questions[i]))]
+        s, n = s - s2, n - n2
+        out.append(math.exp((s + mu) / (n + 1)))
+    return np.asarray(out)
+
+
+def _mca_prior(questions: Sequence[Question], keep: list[int]) -> np.ndarray:
+    """Per kept question, whether the option most often right for its first named object (then
+    overall) in *other* scenes is its answer (1.0) or not (0.0)."""
+    won: Counter = Counter()
+    offered: Counter = Counter()
+    won_s: Counter = Counter()
+    offered_s: Counter = Counter()
+    for i in keep:
+        q = questions[i]
+        ctx, sc = (q.objects[0] if q.objects else None), _scene(q)
+        for w in q.choices or ():
+            for key in ((ctx, w), (None, w)):
+                offered[key] += 1
+                offered_s[(key, sc)] += 1
+        for key in ((ctx, q.answer), (None, q.answer)):
+            won[key] += 1
+            won_s[(key, sc)] += 1
+    out = []
+    for i in keep:
+        q = questions[i]
+        ctx, sc = (q.objects[0] if q.objects else None), _scene(q)
+        choices = list(q.choices or ())
+        prior = 1 / max(1, len(choices))
+
+        def rate(key, sc=sc, prior=prior):
+            n = offered[key] - offered_s[(key, sc)]
+            return (won[key] - won_s[(key, sc)] + prior) / (n + 1)
+
+        best = max(choices, key=lambda w: (rate((ctx, w)), rate((None, w)), w))
+        out.append(float(best == q.answer))
+    return np.asarray(out)
+
+
+def decorrelate(kind: str, questions: Sequence[Question], rng: np.random.Generator) -> list[int]:
+    """Indices of ``questions`` (one task's balanced selection) to keep so that a guess from the
+    named objects alone, learnt on other scenes (leave-one-scene-out), scores at most
+    :data:`PRIOR_MARGIN` above the task's chance: the questions that guess answers best go first,
+    a few at a time, at most :data:`PRIOR_MAX_DROP` of them. Numeric: the guess is the objects'
+    mean answer elsewhere, chance the best constant (MRA); multiple choice: the option most often
+    right for the first named object elsewhere, chance ``1 / #choices`` (letters are balanced
+    afterwards)."""
+    from ..chance import best_constant
+    from ..metrics import mean_relative_accuracy
+
+    keep = list(range(len(questions)))
+    if len(keep) < 4 or not any(q.objects for q in questions):
+        return keep
+    budget = int(PRIOR_MAX_DROP * len(keep))
+    while budget > 0 and len(keep) > 4:
+        if kind == "MCA":
+            gain = _mca_prior(questions, keep)
+            chance = float(np.mean([1 / max(1, len(questions[i].choices or ())) for i in keep]))
+            advantage = gain - chance
+        else:
+            values = np.asarray([_value(questions[i]) for i in keep])
+            c, chance = best_constant(values)
+            prior = _na_prior(questions, keep)
+            gain = np.asarray([mean_relative_accuracy(float(p), v) for p, v in zip(prior, values)])
+            advantage = gain - np.asarray([mean_relative_accuracy(c, v) for v in values])
+        if gain.mean() <= chance + PRIOR_MARGIN:
+            break
+        step = min(budget, max(1, len(keep) // 50))
+        order = np.lexsort((rng.random(len(keep)), -advantage))[:step]
         gone = {keep[k] for k in order.tolist()}
         keep = [i for i in keep if i not in gone]
         budget -= len(gone)

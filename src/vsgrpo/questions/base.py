@@ -6,21 +6,24 @@ a scene (selection and ambiguity rules), and the single ground-truth function th
 call. Style (bench / train), option lettering and per-scene caps are applied afterwards by
 :mod:`vsgrpo.dataset`, so a task never formats letters itself.
 
-A task also states how it is scored and shown: its ``kind`` (numeric or multiple choice),
-its scored ``task`` (the three relative-direction levels score as one task,
-``object_rel_direction``), its ``label`` in tables and its column ``order``. Metrics, rewards,
-prompts, reports and the CLI read these through the functions at the end of this module
-(:func:`question_types`, :func:`scored_tasks`, :func:`task_label`, ...), never from a copy.
+How a type is scored and shown (its ``kind``, numeric or multiple choice; its scored ``task``,
+the three relative-direction levels score as one, ``object_rel_direction``; its ``label`` and
+column ``order``; the data presets that build it) are its facts in :mod:`vsgrpo.question_types`,
+the light table that metrics, rewards, prompts, reports and the CLI read (:func:`question_types`,
+:func:`scored_tasks`, :func:`task_label`, ...), never a copy. :func:`register_task` sets them on
+the task too (``task.kind``, ``task.label``, ...).
 
 Adding a task
 -------------
-Write a module in ``vsgrpo/questions/`` with a subclass of :class:`Task`, register it, and
-import the module in ``vsgrpo/questions/__init__.py``::
+Write a module in ``vsgrpo/questions/`` with a subclass of :class:`Task` and register it (modules
+here are found automatically). A built-in type states its facts in
+``vsgrpo.question_types.BUILTIN``; a type defined in your own code states them on the class::
 
     class MyTask(Task):
         name = "my_question_type"       # the parquet ``question_type``
         kind = "MCA"                    # "NA" (numeric answer) or "MCA" (multiple choice)
         label = "Mine"                  # column header in result tables
+        question_templates = ("Is the {a} ...?",)  # how `data import` recognises its questions
 
         def generate(self, scene, rng, config):
             # every valid candidate of this scene, in a deterministic order; use ``rng``
@@ -51,14 +54,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from ..data_configs import DEFAULT_PER_SCENE, DISTANCES, BuildConfig  # noqa: F401 (re-exported)
 from ..errors import VsgrpoError
-from ..prompts import STYLES
+from ..question_types import QuestionType, get_type, register_type, unregister_type
 from ..scene import Scene
 
 Kind = Literal["NA", "MCA"]
-KINDS = ("NA", "MCA")
-DISTANCES = ("closest", "center")
-DEFAULT_PER_SCENE = 6
 
 
 @dataclass(frozen=True)
@@ -92,67 +93,35 @@ class Unchecked:
     reason: str
 
 
-@dataclass
-class BuildConfig:
-    """Settings of ``vsgrpo data build`` (each field is one CLI flag).
-
-    style: ``bench`` (VSI-Bench form: lettered options, letter ground truth) or ``train``
-        (VSI-100k form: no options, the answer word itself; NA answers numeric).
-    distance: ``closest`` (VSI-Bench: closest points of the boxes) or ``center`` (VSI-100k:
-        distance between box centres).
-    per_scene: at most this many questions per scene and task (``None`` = every valid one);
-        tasks with a smaller own cap (room size: 1) keep theirs.
-    seed: seeds every random choice; same inputs and seed give byte-identical output.
-    tasks: question types to build (``None`` = all registered tasks).
-    na_options: also give NA questions lettered numeric options (bench style only).
-    appearance_threshold: appearance order: pixels an object must cover to count as seen
-        (``None`` = the task's default, a fraction of the frame area).
-    balance: choose and trim the kept questions so that no constant answer scores well
-        (:mod:`vsgrpo.questions.balance`); ``False`` keeps a random subset, as VSI-Bench did.
-    """
-
-    style: str = "bench"
-    distance: str = "closest"
-    per_scene: int | None = DEFAULT_PER_SCENE
-    seed: int = 0
-    tasks: tuple[str, ...] | None = None
-    na_options: bool = False
-    appearance_threshold: int | None = None
-    balance: bool = True
-
-    def __post_init__(self) -> None:
-        if self.style not in STYLES:
-            raise VsgrpoError(f"unknown --style {self.style!r}; choose one of {', '.join(STYLES)}")
-        if self.distance not in DISTANCES:
-            raise VsgrpoError(f"unknown --distance {self.distance!r}; choose one of {', '.join(DISTANCES)}")
-        if self.appearance_threshold is not None and self.appearance_threshold < 1:
-            raise VsgrpoError("--appearance-threshold must be a positive pixel count, "
-                              f"got {self.appearance_threshold}")
-        if self.per_scene is not None and self.per_scene < 1:
-            raise VsgrpoError(f"--per-scene must be a positive integer or 'all', got {self.per_scene}")
-        if self.tasks is not None:
-            self.tasks = tuple(self.tasks)
-            for t in self.tasks:
-                get_task(t)
-
-
 class Task:
-    """One question type. Subclasses set ``name`` and ``kind`` and implement both methods.
+    """One question type's generator. Subclasses set ``name`` and implement both methods.
 
-    ``label``: short column header in result tables (``None``: the name).
-    ``task``: the scored task this type counts towards (``None``: its own ``name``); types
-    sharing a task are averaged unweighted into it, as VSI-Bench does with the direction levels.
-    ``order``: column position of the scored task in tables (``None``: after the built-in ones,
-    in registration order).
+    The facts (:class:`~vsgrpo.question_types.QuestionType`): a type defined outside vsgrpo sets
+    ``kind`` and optionally ``label``, ``task``, ``order`` and ``presets`` here (see
+    :class:`~vsgrpo.question_types.QuestionType` for their meaning); a built-in one leaves them
+    unset and :func:`register_task` fills them in from ``vsgrpo.question_types.BUILTIN``.
+
+    ``question_templates``: the question templates (``str.format`` text) this type writes; ``data import``
+    recognises a question by them (:meth:`matches`). ``answer_words``: the closed set of answers of
+    an MCA type whose answers are always the same words (the direction levels), else ``None``.
     """
 
     name: ClassVar[str]
-    kind: ClassVar[Kind]
-    label: ClassVar[str | None] = None
-    task: ClassVar[str | None] = None
-    order: ClassVar[int | None] = None
+    kind: Kind | None = None
+    label: str | None = None
+    task: str | None = None
+    order: int | None = None
+    presets: tuple[str, ...] = ()
+    question_templates: ClassVar[tuple[str, ...]] = ()
+    answer_words: ClassVar[tuple[str, ...] | None] = None
     #: the most questions per scene this task ever keeps (room size: 1); None = no own cap
     max_per_scene: ClassVar[int | None] = None
+
+    def matches(self, question: str) -> bool:
+        """Whether ``question`` was written from one of this type's templates (``data import``)."""
+        from . import templates
+
+        return any(templates.parse(t, question) is not None for t in self.question_templates)
 
     def generate(self, scene: Scene, rng: np.random.Generator, config: BuildConfig) -> list[Question]:
         """Every valid question of this type in ``scene`` (deterministic order)."""
@@ -191,9 +160,19 @@ TASK_REGISTRY: dict[str, Task] = {}
 
 
 def register_task(task: Task) -> Task:
-    """Add ``task`` to the registry under ``task.name`` (re-registering replaces it)."""
-    if task.kind not in KINDS:
-        raise ValueError(f"task {task.name}: kind must be 'NA' or 'MCA', got {task.kind!r}")
+    """Add ``task`` to the registry under ``task.name`` (re-registering replaces it), with its facts:
+    those its class states (registered in :mod:`vsgrpo.question_types`), or the built-in table's."""
+    if task.kind is not None:
+        facts = register_type(QuestionType(task.name, task.kind, task.label, task.task, task.order,
+                                           tuple(task.presets)))
+    else:
+        try:
+            facts = get_type(task.name)
+        except VsgrpoError:
+            raise VsgrpoError(f"task {task.name}: no kind; set kind = 'NA' or 'MCA' (and label, ...) on the class, "
+                              "or add its facts to vsgrpo.question_types.BUILTIN") from None
+    task.kind, task.label, task.task, task.order, task.presets = (facts.kind, facts.label, facts.task, facts.order,
+                                                                  facts.presets)
     TASK_REGISTRY[task.name] = task
     return task
 
@@ -201,6 +180,7 @@ def register_task(task: Task) -> Task:
 def unregister_task(name: str) -> None:
     """Remove a registered question type (for tests and plug-ins that register temporarily)."""
     TASK_REGISTRY.pop(name, None)
+    unregister_type(name)
 
 
 def get_task(name: str) -> Task:
@@ -209,49 +189,6 @@ def get_task(name: str) -> Task:
         return TASK_REGISTRY[name]
     except (KeyError, TypeError):
         raise VsgrpoError(f"unknown question type {name!r}; known: {', '.join(sorted(TASK_REGISTRY))}") from None
-
-
-# ---------------------------------------------------------------- the table, read by everyone
-
-def question_types(kind: str | None = None) -> tuple[str, ...]:
-    """Registered question types (of one ``kind``, "NA" or "MCA", when given), registration order."""
-    return tuple(n for n, t in TASK_REGISTRY.items() if kind is None or t.kind == kind.upper())
-
-
-def scored_task_of(question_type: str) -> str:
-    """The scored task of a question type (``object_rel_direction_easy`` -> ``object_rel_direction``)."""
-    task = get_task(question_type)
-    return task.task or task.name
-
-
-def scored_tasks() -> tuple[str, ...]:
-    """The scored tasks in column order (VSI-Bench's 8 in the paper's order, then any added ones)."""
-    first: dict[str, tuple[int, int]] = {}
-    for i, t in enumerate(TASK_REGISTRY.values()):
-        first.setdefault(t.task or t.name, (t.order if t.order is not None else 1 << 30, i))
-    return tuple(sorted(first, key=first.__getitem__))
-
-
-def question_types_of(task: str) -> tuple[str, ...]:
-    """The question types scored as ``task``, registration order (empty for an unknown name)."""
-    return tuple(n for n, t in TASK_REGISTRY.items() if (t.task or t.name) == task)
-
-
-def task_label(name: str) -> str:
-    """Table label of a scored task or question type: ``Count``, ``RelDir``, ``RelDir-easy``.
-
-    A type that shares its scored task with others is labelled by the task's label and the rest
-    of its name; unknown names are returned unchanged.
-    """
-    members = question_types_of(name)
-    if members:
-        first = TASK_REGISTRY[members[0]]
-        return first.label or name
-    task = TASK_REGISTRY.get(name)
-    if task is None:
-        return name
-    group = task.task or task.name
-    return f"{task_label(group)}-{name.removeprefix(group).strip('_') or name}"
 
 
 def letter_of(row_options, word: str) -> str | None:
@@ -263,8 +200,3 @@ def letter_of(row_options, word: str) -> str | None:
         if text.strip() == word:
             return letter.strip()
     return None
-
-
-def option_words(row_options) -> list[str]:
-    """The words of released options ``["A. left", "B. right"]`` -> ``["left", "right"]``."""
-    return [str(o).partition(". ")[2].strip() for o in (row_options if row_options is not None else [])]

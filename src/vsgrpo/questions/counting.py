@@ -23,9 +23,7 @@ def count_answer(scene: Scene, category: str) -> int:
 
 class ObjectCounting(Task):
     name = "object_counting"
-    kind = "NA"
-    label = "Count"
-    order = 0
+    question_templates = (templates.COUNTING,)
 
     def generate(self, scene, rng, config):
         out = []

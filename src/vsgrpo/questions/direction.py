@@ -35,12 +35,6 @@ def direction_answer(scene: Scene, p: str, o: str, q: str, bins) -> str:
     return geometry.angle_bin(geometry.floor_angle(cp, co, cq), bins)
 
 
-def direction_ambiguous(scene: Scene, p: str, o: str, q: str, bins) -> bool:
-    """Whether the triple is too close to a bin boundary to be asked (generation rule)."""
-    bp, bo, bq = (unique_box(scene, x) for x in (p, o, q))
-    return bool(_ambiguous(bp.centroid, bo.centroid, bq.centroid[None], bq.corners()[None], bins)[0])
-
-
 def _ambiguous(cp, co, cq: np.ndarray, corners: np.ndarray, bins) -> np.ndarray:
     """Vectorised rule over k candidate q's: ``cq`` (k, 3), ``corners`` (k, 8, 3)."""
     angle = geometry.floor_angle(cp, co, cq)
@@ -51,12 +45,17 @@ def _ambiguous(cp, co, cq: np.ndarray, corners: np.ndarray, bins) -> np.ndarray:
 
 
 class _RelDirection(Task):
-    kind = "MCA"
-    task = "object_rel_direction"  # the three levels score as one task
-    label = "RelDir"
-    order = 5
     template: str
     bins: tuple
+
+    @property
+    def question_templates(self) -> tuple[str, ...]:
+        return (self.template,)
+
+    @property
+    def answer_words(self) -> tuple[str, ...]:
+        """The bins' labels: every answer this level can have."""
+        return tuple(dict.fromkeys(label for *_, label in self.bins))
 
     def generate(self, scene, rng, config):
         cats = _unique(scene)

@@ -81,9 +81,7 @@ def _unique(scene: Scene) -> list[str]:
 
 class ObjectAbsDistance(Task):
     name = "object_abs_distance"
-    kind = "NA"
-    label = "AbsDist"
-    order = 1
+    question_templates = (templates.ABS_DISTANCE, templates.ABS_DISTANCE_CENTER)
 
     def generate(self, scene, rng, config):
         out = []
@@ -108,9 +106,7 @@ class ObjectAbsDistance(Task):
 
 class ObjectRelDistance(Task):
     name = "object_rel_distance"
-    kind = "MCA"
-    label = "RelDist"
-    order = 4
+    question_templates = (templates.REL_DISTANCE, templates.REL_DISTANCE_CENTER)
 
     def generate(self, scene, rng, config):
         out = []

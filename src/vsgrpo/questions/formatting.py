@@ -16,11 +16,3 @@ def one_decimal(x: float) -> str:
 def integer(x: float) -> str:
     """Integer value: ``96``."""
     return str(int(round(float(x))))
-
-
-def same_number(a: str, b: str) -> bool:
-    """Two answer strings denote the same number ("2" == "2.0")."""
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False

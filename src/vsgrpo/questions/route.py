@@ -117,9 +117,10 @@ class RoutePlanningTask(Task):
     """Turn sequence of a landmark route (needs a floor plan)."""
 
     name = QUESTION_TYPE
-    kind = "MCA"
-    label = "Route"
-    order = 6
+
+    def matches(self, question: str) -> bool:
+        # released route questions vary the head ("at the bed facing", "by the chair and facing"): its opening
+        return question.strip().startswith(HEAD.split(" at the {start}")[0])
 
     def __init__(self, config: nav.NavConfig | None = None, max_pairs: int = DEFAULT_MAX_PAIRS,
                  per_pair: int = DEFAULT_PER_PAIR):

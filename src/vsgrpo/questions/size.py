@@ -27,9 +27,7 @@ def room_size_answer(scene: Scene) -> float:
 
 class ObjectSize(Task):
     name = "object_size_estimation"
-    kind = "NA"
-    label = "Size"
-    order = 2
+    question_templates = (templates.OBJECT_SIZE,)
 
     def generate(self, scene, rng, config):
         out = []
@@ -53,9 +51,7 @@ class ObjectSize(Task):
 
 class RoomSize(Task):
     name = "room_size_estimation"
-    kind = "NA"
-    label = "Room"
-    order = 3
+    question_templates = (templates.ROOM_SIZE,)
     max_per_scene = 1
 
     def generate(self, scene, rng, config):

@@ -6,7 +6,7 @@ id or a local folder) the *paper* profile trains with ``recipes/paper/{sft-2b,vs
 (LoRA adapters are merged for evaluation); SFT is skipped unless ``sft="on"``.
 
 Each :class:`QuickstartConfig` field is also a ``vsgrpo quickstart`` flag (see
-:mod:`vsgrpo.options`); the help of profile-dependent flags states both profiles' defaults,
+:mod:`vsgrpo.fields`); the help of profile-dependent flags states both profiles' defaults,
 read from :data:`TINY` and :data:`PAPER`.
 """
 
@@ -15,16 +15,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..errors import VsgrpoError
-from ..options import flag_of, option, parse_names, parse_size
+from ..fields import check, option, parse_names, parse_size
 from ..prompts import STYLES
+from ..question_types import question_types
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out scenes: another seed, so other scene names and layouts
 SFT_CHOICES = ("auto", "on", "off")
 
 # The VSI-100k task families the paper trains on (route planning and appearance order are extra).
-PAPER_TASKS = ("object_counting", "object_abs_distance", "object_size_estimation", "room_size_estimation",
-               "object_rel_distance", "object_rel_direction_easy", "object_rel_direction_medium",
-               "object_rel_direction_hard")
+PAPER_TASKS = question_types(preset="vsi100k")
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,12 @@ PAPER = Profile(
 
 TINY_MODEL = dict(family="qwen2_vl", tokenizer="small", hidden_size=64, num_hidden_layers=2)
 
+def _question_types():
+    from ..questions import question_types
+
+    return question_types()
+
+
 # Fields whose ``None`` means "the profile's value".
 PROFILE_FIELDS = ("scenes", "heldout_scenes", "sft_steps", "steps", "tasks", "per_scene", "frames", "video_frames",
                   "video_size", "eval_style", "eval_batch_size")
@@ -93,28 +98,30 @@ def _by_profile(name: str) -> str:
 class QuickstartConfig:
     """Settings of ``vsgrpo quickstart``; ``None`` fields take the profile's default."""
 
-    out: str = option("quickstart", help="output folder")
-    model: str | None = option(None, help="hub id or local model folder",
+    out: str = option("quickstart", help="output folder", path="out_dir")
+    model: str | None = option(None, help="hub id or local model folder", path="model",
                                default_text="build a tiny random Qwen2-VL and train it on CPU")
-    scenes: int | None = option(None, type=int, help="training scenes", default_text=_by_profile("scenes"))
-    heldout_scenes: int | None = option(None, type=int, help="held-out scenes",
+    scenes: int | None = option(None, type=int, min=1, max=100_000, help="training scenes", default_text=_by_profile("scenes"))
+    heldout_scenes: int | None = option(None, type=int, min=1, max=100_000, help="held-out scenes",
                                         default_text=_by_profile("heldout_scenes"))
-    steps: int | None = option(None, type=int, help="GRPO optimizer steps", default_text=_by_profile("steps"))
-    sft_steps: int | None = option(None, type=int, help="SFT warm-start steps", default_text=_by_profile("sft_steps"))
+    steps: int | None = option(None, type=int, min=1, max=10**7, help="GRPO optimizer steps", default_text=_by_profile("steps"))
+    sft_steps: int | None = option(None, type=int, min=1, max=10**7, help="SFT warm-start steps", default_text=_by_profile("sft_steps"))
     sft: str = option("auto", choices=SFT_CHOICES,
                       help="SFT warm start before GRPO (auto: on for the tiny model, off for a real one)")
-    seed: int = option(0, help="seed of scenes, questions and training")
-    seeds: int = option(1, help="train and evaluate with this many seeds (--seed, --seed+1, ...) on the same data; "
+    seed: int = option(0, min=0, max=2**31 - 1, help="seed of scenes, questions and training")
+    seeds: int = option(1, min=1, max=100, help="train and evaluate with this many seeds (--seed, --seed+1, ...) on the same data; "
                                 "the report gives mean and sd per stage and task")
     blind: bool = option(True, help="also evaluate each stage blind (same prompts, no video) to show what the video "
-                                    "adds")
-    tasks: tuple[str, ...] | None = option(None, type=parse_names, help="comma-separated question types",
+                                    "adds", off_help="skip the blind evaluations (same prompts, no video) of each "
+                                                     "stage; the report then does not show what the video adds")
+    tasks: tuple[str, ...] | None = option(None, type=parse_names, items=_question_types, nonempty=True,
+                                           help="comma-separated question types",
                                            default_text=_by_profile("tasks"))
-    per_scene: int | None = option(None, type=int, help="questions per scene and task",
+    per_scene: int | None = option(None, type=int, min=1, max=10_000, help="questions per scene and task",
                                    default_text=_by_profile("per_scene"))
-    frames: int | None = option(None, type=int, help="frames per question in training and evaluation",
+    frames: int | None = option(None, type=int, min=1, max=1024, help="frames per question in training and evaluation",
                                 default_text=_by_profile("frames"))
-    video_frames: int | None = option(None, type=int, help="frames rendered per scene video",
+    video_frames: int | None = option(None, type=int, min=2, max=10_000, help="frames rendered per scene video",
                                       default_text=_by_profile("video_frames"))
     video_size: tuple[int, int] | None = option(None, type=parse_size, metavar="WxH", help="rendered video size",
                                                 default_text=_by_profile("video_size"))
@@ -122,18 +129,18 @@ class QuickstartConfig:
                                     help="evaluation prompts: train (no options; answer words mapped to option "
                                          "letters) or bench (VSI-Bench prompts with options)",
                                     default_text=_by_profile("eval_style"))
-    eval_limit: int | None = option(None, type=int, help="evaluate only the first N held-out questions")
-    eval_batch_size: int | None = option(None, type=int, help="generation batch size in evaluation",
+    eval_limit: int | None = option(None, type=int, min=1, help="evaluate only the first N held-out questions")
+    eval_batch_size: int | None = option(None, type=int, min=1, max=4096, help="generation batch size in evaluation",
                                          default_text=_by_profile("eval_batch_size"))
-    workers: int = option(0, help="scene-rendering processes", default_text="one per core, at most 4")
-    threads: int | None = option(None, type=int, help="torch CPU threads",
+    workers: int = option(0, min=0, max=256, help="scene-rendering processes", default_text="one per core, at most 4")
+    threads: int | None = option(None, type=int, min=1, max=1024, help="torch CPU threads",
                                  default_text="1 for the tiny model, whose ops are too small to gain from more; "
                                               "torch's default otherwise")
-    tiny_hidden_size: int | None = option(None, type=int, help="width of the tiny model",
+    tiny_hidden_size: int | None = option(None, type=int, min=16, max=8192, help="width of the tiny model",
                                           default_text=str(TINY_MODEL["hidden_size"]))
-    tiny_layers: int | None = option(None, type=int, help="language-model layers of the tiny model",
+    tiny_layers: int | None = option(None, type=int, min=1, max=128, help="language-model layers of the tiny model",
                                      default_text=str(TINY_MODEL["num_hidden_layers"]))
-    recipes: str | None = option(None, help="folder holding paper/*.yaml", default_text="the repository's recipes/")
+    recipes: str | None = option(None, path="dir", help="folder holding paper/*.yaml", default_text="the repository's recipes/")
     sft_overrides: list[str] = option([], flag="--sft-set", action="append", metavar="KEY=VALUE",
                                       help="override an SFT config key (repeatable), e.g. --sft-set "
                                            "learning_rate=5e-4")
@@ -163,24 +170,13 @@ class QuickstartConfig:
         return self.sft == "on" or (self.sft == "auto" and self.model is None)
 
     def validate(self) -> None:
-        from dataclasses import fields
+        """Every field's bounds (the model path included), before any scene is rendered."""
+        check(self)
+        from ..train.config import check_overrides
 
-        from ..dataset import task_names
-
-        flags = {f.name: flag_of(f) for f in fields(self)}
-        if self.sft not in SFT_CHOICES:
-            raise VsgrpoError(f"--sft must be {', '.join(SFT_CHOICES[:-1])} or {SFT_CHOICES[-1]}, got {self.sft!r}")
-        for name in ("scenes", "heldout_scenes", "steps", "sft_steps", "frames", "eval_limit", "per_scene",
-                     "eval_batch_size", "seeds"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise VsgrpoError(f"{flags[name]} must be at least 1")
-        if self.eval_style not in (None, *STYLES):
-            raise VsgrpoError(f"--eval-style must be {' or '.join(STYLES)}")
-        if self.tasks is not None:
-            known = set(task_names())
-            bad = [t for t in self.tasks if t not in known]
-            if bad:
-                raise VsgrpoError(f"unknown task(s) {', '.join(bad)}; choose from {', '.join(sorted(known))}")
-            if not self.tasks:
-                raise VsgrpoError("--tasks names no task")
+        check_overrides("sft", self.sft_overrides, "--sft-set")
+        check_overrides("grpo", self.grpo_overrides, "--grpo-set")
+        if self.video_size is not None:
+            w, h = self.video_size
+            if not (32 <= w <= 4096 and 32 <= h <= 4096) or w % 2 or h % 2:
+                raise VsgrpoError(f"--video-size {w}x{h}: width and height must be even, 32..4096")

@@ -35,7 +35,7 @@ def read_json(path: Path) -> dict | None:
 
 def chance_and_blind_rows(summary: dict, out: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     """``(chance rows, blind rows)`` as ``{label: results-like}`` for the held-out table."""
-    from ..eval.baselines import table_rows
+    from ..chance import table_rows
 
     chance = table_rows(read_json(out / summary["baselines"])) if summary.get("baselines") else {}
     if summary.get("train_prior"):

@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..eval.report import bar_chart, column_label, fmt, pyplot, save_png, score_columns, score_value
+from ..eval.report import INTERVAL_NOTE, bar_chart, column_label, fmt, fmt_ci, pyplot, save_png, score_columns
 from ..io import atomic_path, ensure_writable_dir
-from ..questions import question_types_of, scored_tasks
+from ..question_types import question_types_of, scored_tasks
 from . import evidence
 
 PLOTS_DIR = "report"
@@ -151,9 +151,6 @@ class Doc:
     def code(self, text: str):
         self.blocks.append(("code", text))
 
-    def bullets(self, items: list[str]):
-        self.blocks.append(("ul", items))
-
 
 _MD_CODE = re.compile(r"`([^`]+)`")
 
@@ -175,8 +172,6 @@ def to_markdown(doc: Doc, base: Path) -> str:
             out.append(f"![{b[2]}]({b[1].relative_to(base).as_posix()})")
         elif kind == "code":
             out.append("```\n" + b[1].rstrip("\n") + "\n```")
-        elif kind == "ul":
-            out += [f"- {item}" for item in b[1]]
         out.append("")
     return "\n".join(out)
 
@@ -203,7 +198,7 @@ def to_html(doc: Doc, title: str) -> str:
         elif kind == "table":
             header, rows, right = b[1], b[2], b[3]
 
-            def cls(i):
+            def cls(i, right=right):
                 return ' class="r"' if i >= right else ""
 
             out.append("<table><thead><tr>" + "".join(f"<th{cls(i)}>{_inline(c)}</th>" for i, c in enumerate(header))
@@ -216,8 +211,6 @@ def to_html(doc: Doc, title: str) -> str:
             out.append(f"<p><img alt=\"{html.escape(b[2])}\" src=\"data:image/png;base64,{data}\"></p>")
         elif kind == "code":
             out.append(f"<pre>{html.escape(b[1])}</pre>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b[1]) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -267,7 +260,7 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
     title = summary.get("title", "vsgrpo quickstart")
     doc.h(1, title)
     if evals:
-        parts = [f"{stage} {fmt(r.get('overall'))}" for stage, r in evals.items()]
+        parts = [f"{stage} {fmt_ci(r, 'overall')}" for stage, r in evals.items()]
         doc.p("Held-out score (VSI-Bench scoring, mean over the tasks trained on, in %): " + " → ".join(parts)
               + ".")
     if summary.get("command"):
@@ -279,16 +272,18 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
         chance, blind = evidence.chance_and_blind_rows(summary, out)
         table_runs = {**chance, **evals, **blind}
         doc.table(["stage"] + [column_label(c) for c in cols] + ["questions"],
-                  [[stage] + [fmt(score_value(r, c)) for c in cols] + [str(r.get("count", "-"))]
+                  [[stage] + [fmt_ci(r, c) for c in cols] + [str(r.get("count", "-"))]
                    for stage, r in table_runs.items()])
         doc.p("Avg: unweighted mean of the task columns (RelDir is the mean of its easy/medium/hard levels), as "
               "VSI-Bench averages. Scores in percent; numeric answers by mean relative accuracy, choices by exact "
-              "match.")
+              "match. " + INTERVAL_NOTE.replace("[lo, hi]", "[lo, hi] after a score")
+              + " Two stages whose intervals overlap widely are not shown apart by these questions.")
         if chance:
             doc.p("Chance rows, as VSI-Bench prints them: chance (random) = a uniform guess among the options "
-                  "(undefined, -, for numeric tasks); chance (frequency) = the best constant answer per task on "
-                  "these held-out questions (numeric: the value with the highest mean MRA; choices: the most "
-                  f"frequent answer); {evidence.PRIOR_LABEL} = each task's most frequent training answer (numeric: "
+                  "(undefined, -, for numeric tasks); chance (frequency) = always the most frequent answer of each "
+                  "task on these held-out questions (counting: its most common count); best constant = the "
+                  "constant answer with the highest score (numeric: the value with the highest mean MRA; choices: "
+                  f"the most frequent answer); {evidence.PRIOR_LABEL} = each task's most frequent training answer (numeric: "
                   "best constant on the training set) scored on the held-out questions, i.e. what a model that "
                   "learned only the training answer prior would score. Their Avg is the mean of the defined task "
                   "values. Rows marked (blind) are the same models evaluated without video.")

@@ -361,7 +361,7 @@ class Pipeline:
     def _train_prior(self) -> str | None:
         """Chance row of the training answers: each task's constant answer picked on the training questions,
         scored on the held-out ones (``eval/train_prior.json``); ``None`` until both question sets exist."""
-        from ..eval.baselines import prior_scores
+        from ..chance import prior_scores
         from ..eval.scoring import load_questions
 
         train_q, held_q = (self.paths[k] / "questions.parquet" for k in ("train_q", "heldout_q"))
@@ -417,7 +417,7 @@ class Pipeline:
 
     def command(self) -> str:
         """The ``vsgrpo quickstart`` command line that reproduces this run (flags that differ from the defaults)."""
-        from ..options import to_argv
+        from ..fields import to_argv
 
         parts = ["vsgrpo", "quickstart", *to_argv(self.config, always=("out",))]
         return " ".join(shlex.quote(x) for x in parts)

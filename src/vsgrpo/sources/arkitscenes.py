@@ -29,11 +29,23 @@ from pathlib import Path
 import numpy as np
 
 from .assemble import DECODE_AT_LEAST, SKY_DIRECTIONS, FrameSeq, Instance, RawScene, SceneLoader
+from .base import Source
 from .errors import IngestError
 from .rawio import image_size, read_depth, read_image, read_json, read_obb, read_ply, require
 from .scannetpp import fps_from_times
 
-DATASET = "arkitscenes"
+# The VSI-Bench categories this source keeps, and remaps of its raw labels (lower case) into them.
+SOURCE = Source(
+    "arkitscenes",
+    vocabulary=(
+        "bathtub", "bed", "chair", "dishwasher", "fireplace", "refrigerator", "sofa", "stool", "stove", "table",
+        "toilet", "tv", "washer",
+    ),
+    remap={
+        "tv_monitor": "tv", "tv monitor": "tv",
+    },
+)
+DATASET = SOURCE.name
 POSE_MATCH_S = 0.05
 
 
@@ -102,7 +114,7 @@ def _pincam(path: Path) -> tuple[np.ndarray, int, int]:
 
 
 class Loader(SceneLoader):
-    dataset = DATASET
+    source = SOURCE
 
     def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
         super().__init__(root, labels, frame_step)

@@ -10,18 +10,26 @@ written in the layout of :mod:`vsgrpo.scene_files`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ..scene import CameraTrack, FloorPlan, ObjectBox, Scene, Visibility, parse_scene
-from ..scene_files import (cameras_path, floorplan_path, save_cameras, save_floor_plan, save_visibility,
-                           video_path, visibility_path)
+from ..scene_files import (
+    cameras_path,
+    floorplan_path,
+    save_cameras,
+    save_floor_plan,
+    save_visibility,
+    video_path,
+    visibility_path,
+)
+from .base import Source
 from .errors import IngestError
-from .labels import LabelMap
 from .fitting import min_oriented_box, points_in_box, room_footprint, scene_seed
+from .labels import LabelMap
 from .visibility import VisibilityModel
 
 VIDEO_SIZE = (640, 480)  # VSI-Bench videos are 640x480 (portrait captures: 480x640)
@@ -71,14 +79,19 @@ class SceneLoader:
     """Reads one source's raw scenes: ``load(name) -> RawScene``.
 
     Built once per ingest run (``Loader(root, labels, frame_step)``), so label tables load once
-    and a bad label file fails before any scene is read. Subclasses set ``dataset``.
+    and a bad label file fails before any scene is read. ``source`` is the module's ``SOURCE``
+    (set by :func:`vsgrpo.sources.register_source` when a subclass does not set it).
     """
 
-    dataset: ClassVar[str]
+    source: ClassVar[Source]
+
+    @property
+    def dataset(self) -> str:
+        return self.source.name
 
     def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
         self.root = Path(root)
-        self.labels = LabelMap.for_source(self.dataset, labels)
+        self.labels = LabelMap.for_source(self.source, labels)
         self.frame_step = max(1, int(frame_step))
 
     def load(self, name: str) -> RawScene:

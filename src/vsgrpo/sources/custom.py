@@ -30,10 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene, SceneLoader
+from .base import Source
 from .errors import IngestError
 from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_ply, require
 
-DATASET = "custom"
+# A site defines its own categories: every label is kept (``--labels FILE`` can remap them).
+SOURCE = Source("custom", vocabulary=None, remap={})
+DATASET = SOURCE.name
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # (x, y, z) -> (x, -z, y)
 
 
@@ -42,7 +45,7 @@ def list_scenes(root: Path) -> list[str]:
 
 
 class Loader(SceneLoader):
-    dataset = DATASET
+    source = SOURCE
 
     def load(self, name: str) -> RawScene:
         d = self.root / name

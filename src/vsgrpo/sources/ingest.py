@@ -9,53 +9,25 @@ raw scans enter, so no later step can leak them into training data; the list is
 
 from __future__ import annotations
 
-import importlib
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ..data_configs import IngestConfig
 from ..errors import VsgrpoError
 from ..io import check_settings, ensure_writable_dir, is_write_error, remove_stale_temps, run_lock, write_json
 from ..progress import progress
 from ..scene import read_meta_file, write_meta_file
 from ..scene_files import DATA_DIRS, meta_path, remove_dataset
-from . import SOURCES
+from . import get_source
 from .errors import IngestError
 
 FAILURES_FILE = "failures.json"
 SUMMARY_FILE = "ingest_summary.json"
 #: per source, the settings its scenes were ingested with (stored before the work; see run_ingest)
 CONFIG_FILE = "ingest_config.json"
-
-
-@dataclass
-class IngestConfig:
-    source: str
-    root: Path
-    out: Path
-    scenes: list[str] | None = None  # None: every scene found under root
-    labels: Path | None = None
-    workers: int = 1
-    frame_step: int = 1
-    include_eval_scenes: bool = False
-    eval_scenes_file: Path | None = None
-    overwrite: bool = False  # replace this source's scenes ingested with other settings
-
-    def settings(self) -> dict:
-        """What changes a scene's files: the frame step and the label map's contents. Which scenes
-        (--scenes, --split, eval-scene exclusion), --root and --workers do not count: runs with
-        other scenes add to the root."""
-        import hashlib
-
-        labels = None
-        if self.labels is not None:
-            try:
-                labels = "sha256:" + hashlib.sha256(Path(self.labels).read_bytes()).hexdigest()
-            except OSError as e:
-                raise VsgrpoError(f"cannot read --labels {self.labels}: {e.strerror or e}") from None
-        return {"frame_step": self.frame_step, "labels": labels}
 
 
 @dataclass
@@ -82,13 +54,9 @@ def read_split(path: Path) -> list[str]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise VsgrpoError(f"cannot read split file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise VsgrpoError(f"split file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-
-
-def _module(source: str):
-    if source not in SOURCES:
-        raise VsgrpoError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    return importlib.import_module(f".{source}", __package__)
 
 
 def _ingest_one(loader, name: str, out: Path) -> dict:
@@ -123,7 +91,7 @@ def _output_failure(e: OSError, out: Path) -> bool:
 
 
 def run_ingest(cfg: IngestConfig) -> IngestReport:
-    mod = _module(cfg.source)
+    mod = get_source(cfg.source)
     root = Path(cfg.root)
     if not root.is_dir():
         raise VsgrpoError(f"--root {root} is not a directory")
@@ -134,7 +102,7 @@ def run_ingest(cfg: IngestConfig) -> IngestReport:
     for n in names:
         if not n or "/" in n or "\\" in n or n in (".", ".."):
             raise VsgrpoError(f"invalid scene name {n!r} (one directory name per scene)")
-    dataset = mod.DATASET
+    dataset = mod.SOURCE.name
     report = IngestReport()
     if not cfg.include_eval_scenes:
         evals = load_eval_scenes(cfg.eval_scenes_file)

@@ -1,7 +1,9 @@
-"""Raw annotation labels -> VSI-Bench category vocabulary (one table, in ``data/ingest_categories.json``).
+"""Raw annotation labels -> VSI-Bench category vocabulary (each source's table, in its ``SOURCE``).
 
 Every real source maps its raw label through :class:`LabelMap`: a remap (e.g. ScanNet
-``desk -> table``), then the source's vocabulary filter. A label that lands outside the
+``desk -> table``), then the source's vocabulary filter. The tables (``SOURCE.vocabulary`` and
+``SOURCE.remap`` of ``sources/<name>.py``) hold VSI-Bench's curated categories (facts.md section 2
+plus the categories seen in the released meta info); ``--labels FILE`` extends them. A label that lands outside the
 vocabulary is *dropped* (walls, floors, clutter are not annotated in VSI-Bench meta); a label the
 map cannot even interpret (ScanNet: absent from ``scannetv2-labels.combined.tsv``) is an error
 raised by the source, because it means the label file does not belong to the scan.
@@ -12,19 +14,14 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from .base import Source
 from .errors import IngestError
 
 
 def _normalise(label: str) -> str:
     return " ".join(str(label).strip().lower().split())
-
-
-def _builtin_tables() -> dict:
-    text = resources.files("vsgrpo").joinpath("data/ingest_categories.json").read_text(encoding="utf-8")
-    return json.loads(text)
 
 
 @dataclass
@@ -35,11 +32,10 @@ class LabelMap:
     remap: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def for_source(cls, source: str, extra: str | Path | None = None) -> "LabelMap":
-        """The built-in table of ``source``, extended by a user file (see :func:`read_label_file`)."""
-        table = _builtin_tables()[source]
-        vocab = table["vocabulary"]
-        remap = {_normalise(k): v for k, v in table["remap"].items()}
+    def for_source(cls, source: Source, extra: str | Path | None = None) -> "LabelMap":
+        """The table of ``source`` (a module's ``SOURCE``), extended by a user file (see :func:`read_label_file`)."""
+        vocab = source.vocabulary
+        remap = {_normalise(k): v for k, v in source.remap.items()}
         vocabulary = None if vocab is None else set(vocab)
         if extra is not None:
             user = read_label_file(extra)
@@ -67,6 +63,8 @@ def read_label_file(path: str | Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise IngestError(path, f"cannot read label file: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise IngestError(path, f"label file is not UTF-8 text (byte {e.start}: {e.reason})") from None
     if path.suffix.lower() == ".json":
         try:
             raw = json.loads(text)
@@ -96,6 +94,8 @@ def read_scannet_tsv(path: str | Path) -> dict[str, str]:
         raise IngestError(path, "label map not found (pass --labels scannetv2-labels.combined.tsv)") from None
     except OSError as e:
         raise IngestError(path, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise IngestError(path, f"not UTF-8 text (byte {e.start}: {e.reason})") from None
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
     if not rows or "raw_category" not in rows[0] or "category" not in rows[0]:
         raise IngestError(path, "expected a TSV with columns raw_category and category")

@@ -25,11 +25,33 @@ from pathlib import Path
 import numpy as np
 
 from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene, SceneLoader
+from .base import Source
 from .errors import IngestError
 from .labels import read_scannet_tsv
 from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_matrix, read_ply, require
 
-DATASET = "scannet"
+# The VSI-Bench categories this source keeps, and remaps of its raw labels (lower case) into them.
+SOURCE = Source(
+    "scannet",
+    vocabulary=(
+        "backpack", "bed", "bicycle", "bookshelf", "chair", "clock", "closet", "computer mouse", "counter", "door",
+        "fan", "guitar", "keyboard", "lamp", "mattress", "microwave", "mirror", "monitor", "nightstand", "oven",
+        "piano", "pillow", "plant", "printer", "radiator", "refrigerator", "sofa", "table", "telephone", "towel",
+        "trash bin", "tv", "washing machine", "window",
+    ),
+    remap={
+        "desk": "table", "coffee table": "table", "end table": "table", "dining table": "table",
+        "kitchen table": "table", "round table": "table", "side table": "table", "trash can": "trash bin",
+        "recycling bin": "trash bin", "garbage bin": "trash bin", "wastebasket": "trash bin",
+        "bookshelves": "bookshelf", "bookcase": "bookshelf", "kitchen counter": "counter",
+        "bathroom counter": "counter", "mini fridge": "refrigerator", "fridge": "refrigerator", "television": "tv",
+        "mouse": "computer mouse", "potted plant": "plant", "wardrobe closet": "closet", "wardrobe": "closet",
+        "couch": "sofa", "phone": "telephone", "office chair": "chair", "armchair": "chair", "desk chair": "chair",
+        "dining chair": "chair", "ceiling fan": "fan", "table lamp": "lamp", "desk lamp": "lamp",
+        "floor lamp": "lamp", "washer": "washing machine", "computer monitor": "monitor",
+    },
+)
+DATASET = SOURCE.name
 FPS = 24.0
 TSV_NAME = "scannetv2-labels.combined.tsv"
 
@@ -45,7 +67,7 @@ def list_scenes(root: Path) -> list[str]:
 class Loader(SceneLoader):
     """ScanNet's ``--labels`` is its label tsv (raw label -> NYU40 / category), not an extra map."""
 
-    dataset = DATASET
+    source = SOURCE
 
     def __init__(self, root: Path, labels: Path | None = None, frame_step: int = 1):
         super().__init__(root, None, frame_step)

@@ -26,10 +26,27 @@ from pathlib import Path
 import numpy as np
 
 from .assemble import DECODE_AT_LEAST, FrameSeq, Instance, RawScene, SceneLoader
+from .base import Source
 from .errors import IngestError
 from .rawio import image_size, numeric_sorted, read_depth, read_image, read_json, read_obb, read_ply, require
 
-DATASET = "scannetpp"
+# The VSI-Bench categories this source keeps, and remaps of its raw labels (lower case) into them.
+SOURCE = Source(
+    "scannetpp",
+    vocabulary=(
+        "basket", "bed", "blanket", "bookshelf", "bowl", "bucket", "ceiling light", "chair", "clock",
+        "coat hanger", "computer mouse", "computer tower", "crate", "cup", "cushion", "cutting board", "door",
+        "exhaust fan", "headphones", "heater", "kettle", "keyboard", "laptop", "microwave", "monitor", "pan",
+        "paper bag", "pillow", "plant", "power strip", "printer", "refrigerator", "shoe rack", "shoes", "sofa",
+        "suitcase", "table", "table lamp", "telephone", "toilet", "trash can", "tv", "whiteboard",
+    ),
+    remap={
+        "office chair": "chair", "desk": "table", "mouse": "computer mouse", "trash bin": "trash can",
+        "fridge": "refrigerator", "coat rack": "coat hanger", "bookcase": "bookshelf", "couch": "sofa",
+        "pc": "computer tower", "shoe": "shoes", "potted plant": "plant", "phone": "telephone",
+    },
+)
+DATASET = SOURCE.name
 DEFAULT_FPS = 30.0
 
 
@@ -50,7 +67,7 @@ def fps_from_times(times, default: float = DEFAULT_FPS) -> float:
 
 
 class Loader(SceneLoader):
-    dataset = DATASET
+    source = SOURCE
 
     def load(self, name: str) -> RawScene:
         d = scenes_dir(self.root) / name

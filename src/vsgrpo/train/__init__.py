@@ -8,14 +8,18 @@ Python API (names resolve lazily, so ``import vsgrpo.train`` stays light)::
 
 Modules: :mod:`.config` (one dataclass per method), :mod:`.data` (parquet + videos -> rows,
 DPO negatives), :mod:`.grpo` (``VideoGRPOTrainer``), :mod:`.sft` (``VideoSFTTrainer``,
-``VideoDPOTrainer``), :mod:`.collators`, :mod:`.runner` (the ``run_*`` functions). See
+``VideoDPOTrainer``), :mod:`.collators`, :mod:`.runner` (the ``run_*`` functions),
+:mod:`.run_folder` (run-folder layout, checkpoint checks, resume/overwrite policy),
+:mod:`.trl_args` (TRL's arguments, ``--dry-run``), :mod:`.budget` (questions seen, steps,
+epochs), :mod:`.model_card` (``final/README.md``), :mod:`.validation`, :mod:`.vllm_rollout`. See
 docs/training.md.
 """
 
 from __future__ import annotations
 
 _EXPORTS = {
-    "load_config": "config", "GRPOConfig": "config", "SFTConfig": "config", "DPOConfig": "config",
+    "load_config": "config", "GRPORunConfig": "config", "SFTRunConfig": "config", "DPORunConfig": "config",
+    "GRPOConfig": "config", "SFTConfig": "config", "DPOConfig": "config",
     "run_grpo": "runner", "run_sft": "runner", "run_dpo": "runner", "run": "runner", "last_checkpoint": "runner",
 }
 

@@ -24,11 +24,6 @@ from ..io import safe_join
 from ..prompts import build_prompt
 
 REQUIRED_COLUMNS = ("dataset", "scene_name", "question_type", "question", "ground_truth")
-DIRECTION_ANSWERS = {
-    "object_rel_direction_easy": ("left", "right"),
-    "object_rel_direction_medium": ("left", "right", "back"),
-    "object_rel_direction_hard": ("front-left", "front-right", "back-left", "back-right"),
-}
 
 
 def _options(value) -> list[str] | None:
@@ -56,7 +51,7 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
     ``skip_invalid=True`` drops those rows with a warning instead.
     """
     from .. import metrics
-    from ..dataset import read_questions
+    from ..questions_parquet import read_questions
 
     path = Path(data)
     df = read_questions(path, required=REQUIRED_COLUMNS,
@@ -116,7 +111,7 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
             raise VsgrpoError(text + "\nfix or drop them (or set skip_invalid_rows: true to train without them)")
         import warnings
 
-        warnings.warn(text + "\nthese rows are skipped (skip_invalid_rows)")
+        warnings.warn(text + "\nthese rows are skipped (skip_invalid_rows)", stacklevel=2)
     if not rows:
         raise VsgrpoError(f"no training questions in {path}" + (f" of types {question_types}" if question_types else ""))
     rng = random.Random(seed)
@@ -239,9 +234,9 @@ def read_sampled_frames(path: str | os.PathLike, num_frames: int) -> tuple[np.nd
     of them. Groups of pictures with no sampled frame are never decoded. Anything unusual (no
     timestamps, a frame not found where the index put it) falls back to the sequential reader.
     """
-    from ..video import VideoError, read_frames, uniform_indices
-
     import av
+
+    from ..video import VideoError, read_frames, uniform_indices
 
     path = Path(path)
     if not path.is_file():
@@ -312,9 +307,11 @@ def mca_candidates(row: dict) -> list[str]:
 
     if row.get("options"):
         return option_letters(row["options"])
-    qt = row["question_type"]
-    if qt in DIRECTION_ANSWERS:
-        return list(DIRECTION_ANSWERS[qt])
+    from ..questions import TASK_REGISTRY
+
+    words = getattr(TASK_REGISTRY.get(row["question_type"]), "answer_words", None)
+    if words:
+        return list(words)
     m = re.search(r"\(([^()]*,[^()]*)\)", row.get("question", ""))
     if m:
         return [c.strip() for c in m.group(1).split(",") if c.strip()]

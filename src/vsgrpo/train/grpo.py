@@ -47,7 +47,6 @@ from trl import GRPOTrainer
 from ..models.families import VideoFamily, family_of
 from ..models.inputs import encode_prompts
 
-
 # Per-sample piece holding the frozen vision tower's output for a sample's video (shared by its G generations).
 EMBEDS_KEY = "video_embeds"
 
@@ -75,6 +74,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._gen_embeds: list | None = None
         self._last_rewards = None
         super().__init__(*args, **kwargs)
+        if self.ref_model is not None:  # TRL loads it itself (full fine-tuning with beta > 0)
+            self.family.prepare_model(self.ref_model)
         self._unhook_frozen_tower()
 
     def _unhook_frozen_tower(self) -> None:
@@ -241,13 +242,22 @@ class VideoGRPOTrainer(GRPOTrainer):
         return loss * scale if scale != 1.0 else loss
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
-                                           compute_entropy=False, compute_aux_loss=False, **kwargs):
+                                           compute_entropy=False, compute_aux_loss=False, pixel_values=None,
+                                           image_grid_thw=None, num_images=None, pixel_attention_mask=None,
+                                           spatial_shapes=None, num_tiles=None, image_sizes=None, token_type_ids=None,
+                                           mm_token_type_ids=None, image_position_ids=None):
+        # TRL 1.16's exact signature (tests/test_trl_overrides.py): TRL's image inputs, passed on unchanged when
+        # no video is active; with a video, the family's inputs replace them.
         self._unhook_frozen_tower()  # generation re-enables gradient checkpointing, which re-applies the hook
         pieces = self._active_video
         if pieces is None:
             return super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **kwargs)
+                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, pixel_values=pixel_values,
+                image_grid_thw=image_grid_thw, num_images=num_images, pixel_attention_mask=pixel_attention_mask,
+                spatial_shapes=spatial_shapes, num_tiles=num_tiles, image_sizes=image_sizes,
+                token_type_ids=token_type_ids, mm_token_type_ids=mm_token_type_ids,
+                image_position_ids=image_position_ids)
         n_videos = {len(v) for v in pieces.values()}
         if n_videos != {input_ids.shape[0]}:
             raise RuntimeError(f"video batch mismatch: {sorted(n_videos)} videos for {input_ids.shape[0]} sequences")

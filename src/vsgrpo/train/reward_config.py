@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable
 
 from ..errors import VsgrpoError
-
-BUILTIN = ("accuracy", "format", "empty_reasoning", "repeated_tags", "completion_chars")
 
 
 def parse_specs(items: list) -> list[tuple[str, float]]:
@@ -39,8 +38,8 @@ def parse_specs(items: list) -> list[tuple[str, float]]:
             continue
         if isinstance(item, dict) and len(item) == 1:
             (name, weight), = item.items()
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-                raise VsgrpoError(f"rewards: the weight of {name!r} must be a number, got {weight!r}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+                raise VsgrpoError(f"rewards: the weight of {name!r} must be a finite number, got {weight!r}")
             out.append((str(name).strip(), float(weight)))
             continue
         raise VsgrpoError(f"rewards: each item is a name or `name: weight`, got {item!r}")
@@ -55,7 +54,9 @@ def import_reward(path: str) -> Callable:
     """The callable named by ``package.module:function`` (``function`` may be ``Class.attr``)."""
     module_name, sep, attr = path.partition(":")
     if not sep or not module_name or not attr:
-        raise VsgrpoError(f"rewards: {path!r} is neither a built-in reward ({', '.join(BUILTIN)}) nor a "
+        from ..rewards import BUILTIN_REWARDS
+
+        raise VsgrpoError(f"rewards: {path!r} is neither a built-in reward ({', '.join(BUILTIN_REWARDS)}) nor a "
                           "`package.module:function` path")
     try:
         obj = importlib.import_module(module_name)
@@ -85,26 +86,15 @@ def resolve_rewards(cfg) -> tuple[list[Callable], list[float]]:
         return R.default_rewards(cfg.mode, na_shape=cfg.na_shape, na_tolerance=cfg.na_tolerance,
                                  parser=cfg.answer_parser, allow_empty_reasoning=cfg.allow_empty_reasoning,
                                  format_weight=cfg.format_weight)
-    funcs: list[Callable] = []
-    weights: list[float] = []
-    for name, weight in parse_specs(cfg.rewards):
-        if name == "accuracy":
-            f = R.accuracy_reward(na_shape=cfg.na_shape, na_tolerance=cfg.na_tolerance, parser=cfg.answer_parser)
-        elif name == "format":
-            if cfg.mode not in R.REASONING_TAGS:
-                raise VsgrpoError(f"rewards: `format` needs mode think or observe (mode is {cfg.mode!r})")
-            f = R.format_reward(cfg.mode, allow_empty_reasoning=cfg.allow_empty_reasoning)
-        elif name in ("empty_reasoning", "repeated_tags", "completion_chars"):
-            f = getattr(R, name)
-        else:
-            f = import_reward(name)
-        funcs.append(f)
-        weights.append(weight)
-    for monitor in R.MONITORS:
-        if monitor not in funcs:
-            funcs.append(monitor)
-            weights.append(0.0)
-    return funcs, weights
+    return R.rewards_from_specs(parse_specs(cfg.rewards), reward_settings(cfg), user=import_reward)
+
+
+def reward_settings(cfg):
+    """The :class:`~vsgrpo.rewards.RewardSettings` of a GRPO config (or of a verl export spec)."""
+    from ..rewards import RewardSettings
+
+    return RewardSettings(mode=cfg.mode, na_shape=cfg.na_shape, na_tolerance=cfg.na_tolerance,
+                          parser=cfg.answer_parser, allow_empty_reasoning=cfg.allow_empty_reasoning)
 
 
 def describe(funcs: list[Callable], weights: list[float]) -> list[dict]:

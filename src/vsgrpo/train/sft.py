@@ -26,16 +26,24 @@ def _last_logged(checkpoint, key: str, default):
 class VideoSFTTrainer(SFTTrainer):
     """SFTTrainer over rows (prompt, answer, video) with :class:`~vsgrpo.train.collators.VideoSFTCollator`."""
 
-    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+    def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None):
         # TRL counts trained tokens from 0 in every process; continue the count of the checkpoint.
         if resume_from_checkpoint:
             self._total_train_tokens = _last_logged(resume_from_checkpoint, "num_tokens", self._total_train_tokens)
-        return super().train(resume_from_checkpoint, *args, **kwargs)
+        return super().train(resume_from_checkpoint, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval)
 
 
 class VideoDPOTrainer(DPOTrainer):
     """DPOTrainer over rows (prompt, chosen, rejected, video) with
     :class:`~vsgrpo.train.collators.VideoDPOCollator`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if getattr(self, "ref_model", None) is not None:  # TRL loads it itself (full fine-tuning)
+            from ..models.families import family_of
+
+            ref = getattr(self.ref_model, "module", self.ref_model)  # under DDP
+            family_of(ref).prepare_model(ref)
 
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
         return dataset  # the collator tokenises and decodes video on the fly

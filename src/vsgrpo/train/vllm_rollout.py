@@ -12,12 +12,13 @@ TRL's importance-sampling correction and its ``sampling/*`` metrics work unchang
   frame rate as video metadata (``frames_indices``, ``fps``, ``do_sample_frames=False``), so
   Qwen2.5-VL / Qwen3-VL get the same temporal positions. The pixel budget (``min_pixels`` /
   ``max_pixels``) goes to vLLM's processor. vLLM's prompt ids are compared with the trainer's for
-  every prompt: a different number of vision tokens raises (the two would train on different
-  inputs); the fraction of exactly equal prompts is logged as ``vllm/prompt_ids_equal``.
+  every prompt: any difference stops the run with one line naming the question
+  (:class:`PromptMismatch`), since TRL would train on the trainer's ids with completions sampled
+  for another prompt.
 - **n = G per prompt.** Consecutive copies of one prompt (TRL's sampler repeats each question
   ``num_generations`` times) are sent once with ``SamplingParams(n=copies)``.
-- **Weights after every optimizer step.** The policy's weights (LoRA merged into a *copy* of the
-  base weights; the training weights are never touched) reach the engine through
+- **Weights after every optimizer step.** The policy's weights (LoRA merged in float32 into a
+  *copy* of the base weights and cast once; the training weights are never touched) reach the engine through
   ``llm.collective_rpc("reload_weights", kwargs=dict(weights_iterator=..., is_checkpoint_format=True))``,
   then the prefix, encoder and multimodal caches are reset (without the resets the next video
   generation fails with "Encoder cache miss" on the CPU backend).
@@ -139,9 +140,13 @@ def policy_weights(model) -> Iterator[tuple[str, Any]]:
     """The policy's full weights under checkpoint names, LoRA merged into copies of the base weights.
 
     Works for plain models and peft ``LoraModel`` wrappers (active adapters, any scaling); the
-    training parameters are not modified (no merge/unmerge round trip and its rounding).
+    training parameters are not modified (no merge/unmerge round trip and its rounding). Each
+    LoRA layer is merged in float32 and cast once to the engine's dtype
+    (:func:`vsgrpo.models.loading.merged_weight`, the merge ``eval run`` and ``model merge`` use).
     """
     import torch
+
+    from ..models.loading import merged_weight
 
     base = model
     lora_types: tuple = ()
@@ -155,11 +160,8 @@ def policy_weights(model) -> Iterator[tuple[str, Any]]:
     with torch.no_grad():
         for name, module in base.named_modules():
             if lora_types and isinstance(module, lora_types) and hasattr(module, "base_layer"):
-                weight = module.base_layer.weight.detach().clone()
-                for adapter in module.active_adapters:
-                    if adapter in getattr(module, "lora_A", {}) and not module.merged:
-                        weight += module.get_delta_weight(adapter).to(weight.dtype)
-                merged[f"{name}.weight"] = weight
+                dtype = module.get_base_layer().weight.dtype
+                merged[f"{name}.weight"] = merged_weight(module).to(dtype)  # float32 sum, rounded once
                 if getattr(module.base_layer, "bias", None) is not None:
                     merged[f"{name}.bias"] = module.base_layer.bias.detach()
                 skip_prefixes.append(name + ".")
@@ -170,6 +172,25 @@ def policy_weights(model) -> Iterator[tuple[str, Any]]:
             if "original_module" in name:
                 continue
             yield name.replace("modules_to_save.default.", ""), param.detach()
+
+
+class PromptMismatch(VsgrpoError):
+    """The vLLM engine encoded a prompt differently from the trainer (see :func:`prompt_mismatch_message`)."""
+
+
+def prompt_mismatch_message(vllm_ids: Sequence[int], hf_ids: Sequence[int], question: str, video_id: int) -> str:
+    """One line: the question, where the two id sequences part, and the likely cause."""
+    vllm_ids, hf_ids = list(vllm_ids), list(hf_ids)
+    pairs = enumerate(zip(vllm_ids, hf_ids, strict=False))  # one may be longer: then it parts where the other ends
+    at = next((i for i, (a, b) in pairs if a != b), min(len(vllm_ids), len(hf_ids)))
+    nv, nh = vllm_ids.count(video_id), hf_ids.count(video_id)
+    cause = (f"the video became {nv} vision tokens in vLLM and {nh} in the trainer: pixel budgets or frame sampling "
+             "differ" if nv != nh else "the chat template or tokenizer differs between vLLM and the training processor")
+    text = " ".join(str(question).split())
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return (f"vLLM's prompt differs from the trainer's for question {text!r} ({len(vllm_ids)} vs {len(hf_ids)} "
+            f"tokens, first difference at token {at}); {cause}. Stopped: training on completions sampled for another "
+            "prompt is not the policy's rollout")
 
 
 class VideoVLLMRollout:
@@ -259,7 +280,7 @@ class VideoVLLMRollout:
             else:
                 runs.append((i, 1))
         by_n: dict[int, list[int]] = {}
-        for k, (start, n) in enumerate(runs):
+        for k, (_start, n) in enumerate(runs):
             by_n.setdefault(n, []).append(k)
         results: dict[int, Any] = {}
         with profiler or nullcontext():
@@ -268,9 +289,9 @@ class VideoVLLMRollout:
                                          use_tqdm=False)
                 results.update(zip(ks, outs))
         prompt_ids, completion_ids, logprobs, logprob_ids = [], [], [], []
-        for k, (start, n) in enumerate(runs):
+        for k, (start, _n) in enumerate(runs):
             out = results[k]
-            self._check_prompt(list(out.prompt_token_ids), self._hf_ids[start])
+            self._check_prompt(list(out.prompt_token_ids), self._hf_ids[start], self._keys[start][0])
             for comp in out.outputs:
                 prompt_ids.append(list(out.prompt_token_ids))
                 completion_ids.append(list(comp.token_ids))
@@ -281,13 +302,13 @@ class VideoVLLMRollout:
         self._batch, self._hf_ids = None, None
         return prompt_ids, completion_ids, logprobs, logprob_ids
 
-    def _check_prompt(self, vllm_ids: list[int], hf_ids: list[int]) -> None:
-        nv, nh = vllm_ids.count(self.video_id), list(hf_ids).count(self.video_id)
-        if nv != nh:
-            raise VsgrpoError(f"vLLM encoded the video as {nv} vision tokens, the trainer as {nh}: pixel budgets or "
-                              "frame sampling differ between vLLM and the training processor")
-        self.trainer._metrics["train"]["vllm/prompt_ids_equal"].append(float(vllm_ids == list(hf_ids)))
-        self.trainer._metrics["train"]["vllm/vision_tokens"].append(float(nv))
+    def _check_prompt(self, vllm_ids: list[int], hf_ids: list[int], question: str = "") -> None:
+        """Stop the run when the engine's prompt ids differ from the trainer's: TRL would train on the trainer's
+        ids with completions sampled for another prompt (a wrong, not a noisy, importance-sampling correction)."""
+        if list(vllm_ids) == list(hf_ids):
+            self.trainer._metrics["train"]["vllm/vision_tokens"].append(float(list(hf_ids).count(self.video_id)))
+            return
+        raise PromptMismatch(prompt_mismatch_message(vllm_ids, hf_ids, question, self.video_id))
 
     # ------------------------------------------------------------------ metrics
     def log_gap(self, output: dict, per_token_logps=None) -> None:

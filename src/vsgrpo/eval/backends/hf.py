@@ -18,6 +18,7 @@ def default_device() -> str:
 
 class HFBackend:
     name = "hf"
+    options = ("device", "dtype", "min_pixels", "max_pixels")  # the BackendOptions fields it takes
 
     def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto",
                  min_pixels: int | None = None, max_pixels: int | None = None,
@@ -89,3 +90,6 @@ class HFBackend:
 
     def close(self) -> None:
         self.model = None
+
+
+BACKEND = HFBackend

@@ -22,24 +22,46 @@ does not land in shell history or in the run's config file. Requests of a batch 
 
 Transient failures (connection errors, 429, 5xx) are retried with backoff; when they persist the
 run stops (resume it later). A 4xx answer to one request is recorded as that sample's error.
+
+Bounds (a slow, broken or hostile server cannot hang, flood or redirect a run):
+
+- ``--timeout`` (default :data:`DEFAULT_TIMEOUT` s) is the whole time one request may take,
+  connecting, retries and waits included, enforced by a watchdog that closes the socket: a
+  silent server or one trickling a byte a second is cut off at the deadline, not after each
+  read. When it is spent the run stops (raise ``--timeout`` and rerun the same command to resume).
+- Redirects are never followed, to another host or the same one: a 3xx stops the run with a
+  line naming where it pointed (set ``--base-url`` to the final address). So the API key is only
+  ever sent to ``--base-url``.
+- ``Retry-After`` on a 429/503 is honoured, up to :data:`RETRY_AFTER_CAP` s and never past the
+  deadline.
+- A reply larger than :data:`MAX_REPLY_BYTES` is not read further (that sample's error).
+- A reply whose ``choices[0].message.content`` is missing, null or not a string (a list of
+  parts, a number) is that sample's error, reported and counted as an error, never scored.
 """
 
 from __future__ import annotations
 
 import base64
+import email.utils
+import http.client
 import io
 import json
+import math
 import os
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from ...errors import VsgrpoError
 from .base import Request
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_TIMEOUT = 300.0  # seconds for one request, retries included (--timeout)
+RETRY_AFTER_CAP = 60.0  # the longest Retry-After honoured, in seconds
+MAX_REPLY_BYTES = 8 << 20  # a chat completion with text content is far smaller
 VIDEO_AS = ("auto", "video", "frames")
 # vLLM's per-request settings that make it use exactly the frames sent: every frame of the clip
 # (its loader keeps at most 32, and at most duration x fps, with fps 2 by default) and no
@@ -60,6 +82,110 @@ class EndpointError(VsgrpoError):
     """The endpoint is unreachable or keeps failing; the run stops and can be resumed."""
 
 
+def resolve_base_url(base_url: str | None) -> str:
+    """The endpoint a run talks to: ``--base-url``, else ``$OPENAI_BASE_URL``, else OpenAI's (no trailing /)."""
+    return (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+class _DeadlineSpent(Exception):
+    """The request's ``--timeout`` ran out (the watchdog closed the socket)."""
+
+
+class _ReplyTooLarge(Exception):
+    """The reply passed :data:`MAX_REPLY_BYTES`."""
+
+
+def _exchange(url: str, data: bytes, headers: dict, deadline: float) -> tuple[int, dict, bytes]:
+    """POST ``data`` to ``url`` and read the whole reply by ``deadline`` (a ``time.monotonic()`` value).
+
+    Returns the status, the headers (lower-case names) and at most :data:`MAX_REPLY_BYTES` of
+    body. A watchdog shuts the socket down at the deadline, so no phase (connecting, sending,
+    waiting for headers, a body trickling in) can outlast it, whatever the per-read timing.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _DeadlineSpent
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=remaining)
+    expired = threading.Event()
+
+    def cut():
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(remaining, cut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.request("POST", parts.path or "/", body=data, headers=headers)
+        resp = conn.getresponse()
+        reply_headers = {k.lower(): v for k, v in resp.getheaders()}
+        declared = reply_headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > MAX_REPLY_BYTES:
+            raise _ReplyTooLarge
+        chunks, size = [], 0
+        while True:
+            chunk = resp.read1(1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise _ReplyTooLarge
+            chunks.append(chunk)
+        if expired.is_set():  # the watchdog's shutdown can look like a clean end of the reply
+            raise _DeadlineSpent
+        return resp.status, reply_headers, b"".join(chunks)
+    except (OSError, http.client.HTTPException, ValueError):
+        if expired.is_set() or time.monotonic() >= deadline:
+            raise _DeadlineSpent from None
+        raise
+    finally:
+        watchdog.cancel()
+        conn.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped at :data:`RETRY_AFTER_CAP`."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return min(RETRY_AFTER_CAP, max(0.0, seconds))
+
+
+def _content(raw: bytes, url: str) -> str | Exception:
+    """The text of a chat completion, or the sample's error when the reply has none."""
+    try:
+        reply = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        return RuntimeError(f"{url} sent a reply that is not JSON: {str(e)[:200]}")
+    try:
+        text = reply["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        return RuntimeError(f"{url} sent no choices[0].message.content: {raw[:300].decode('utf-8', 'replace')}")
+    if not isinstance(text, str):
+        shown = "null" if text is None else type(text).__name__
+        return RuntimeError(f"{url} sent choices[0].message.content as {shown}, not text")
+    return text
+
+
 def video_to_data_url(frames, fps: float) -> str:
     """Sampled frames as one ``data:video/mp4;base64,...`` URL (lossless, see :func:`vsgrpo.video.encode_clip`)."""
     from ...video import encode_clip
@@ -78,18 +204,28 @@ def frame_to_data_url(frame, *, quality: int = 85) -> str:
 
 class OpenAIBackend:
     name = "openai"
+    options = ("base_url", "api_key_env", "video_as", "timeout")  # the BackendOptions fields it takes
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 timeout: float = 120.0, max_retries: int = 4, jpeg_quality: int = 85,
+                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = 4, jpeg_quality: int = 85,
                  image_detail: str | None = None, concurrency: int | None = None, video_as: str = "auto"):
         if video_as not in VIDEO_AS:
             raise VsgrpoError(f"--video-as must be one of {', '.join(VIDEO_AS)}, got {video_as!r}")
         self.video_as = video_as
         self.hints: bool | None = None  # the server takes video_hints(); None until the first video is sent
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise VsgrpoError(f"--base-url must start with http:// or https://, got {self.base_url!r}")
+        self.base_url = resolve_base_url(base_url)
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise VsgrpoError(f"--base-url must be an http:// or https:// address, got {self.base_url!r}")
+        try:
+            parts.port  # noqa: B018 (raises on a bad port)
+        except ValueError as e:
+            raise VsgrpoError(f"--base-url {self.base_url!r}: {e}") from None
+        if parts.query or parts.fragment:
+            raise VsgrpoError(f"--base-url must not carry a query or fragment, got {self.base_url!r}")
+        if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+            raise VsgrpoError(f"--timeout must be a positive number of seconds, got {timeout!r}")
         self.api_key_env = api_key_env
         self.api_key = os.environ.get(api_key_env)
         if not self.api_key and self.base_url == DEFAULT_BASE_URL:
@@ -126,37 +262,45 @@ class OpenAIBackend:
         return body
 
     def _post(self, body: dict) -> str | Exception:
+        """One question's request: its text, or its error; raises :class:`EndpointError` to stop the run."""
         data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         url = self.base_url + "/chat/completions"
-        last = ""
+        deadline = time.monotonic() + self.timeout
+        last, pause = "", None  # pause: the server's Retry-After, else the backoff
         for attempt in range(self.max_retries + 1):
             if attempt:
-                time.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                wait = min(30.0, 0.5 * 2 ** (attempt - 1)) if pause is None else pause
+                if wait >= deadline - time.monotonic():
+                    raise EndpointError(f"{url} kept failing ({last}) and the next try (in {wait:g} s) would pass "
+                                        f"--timeout {self.timeout:g} s; rerun the same command later to resume")
+                time.sleep(wait)
             try:
-                request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    reply = json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as e:
-                detail = e.read().decode("utf-8", "replace")[:300]
-                if e.code in (401, 403):
-                    raise EndpointError(f"{url} refused the API key (HTTP {e.code}); check ${self.api_key_env}") from None
-                if e.code == 429 or e.code >= 500:
-                    last = f"HTTP {e.code}: {detail}"
-                    continue
-                return RuntimeError(f"HTTP {e.code} from {url}: {detail}")
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                last = str(getattr(e, "reason", e))
+                status, reply_headers, raw = _exchange(url, data, headers, deadline)
+            except _DeadlineSpent:
+                raise EndpointError(f"{url} gave no complete reply within --timeout {self.timeout:g} s "
+                                    f"({last or 'no answer'}); raise --timeout or rerun the same command to resume") from None
+            except _ReplyTooLarge:
+                return RuntimeError(f"{url} sent a reply larger than {MAX_REPLY_BYTES >> 20} MiB; not read")
+            except (OSError, http.client.HTTPException) as e:
+                last, pause = f"{type(e).__name__}: {e}".rstrip(": "), None
                 continue
-            except ValueError as e:
-                return RuntimeError(f"{url} sent a reply that is not JSON: {e}")
-            try:
-                text = reply["choices"][0]["message"]["content"]
-            except (KeyError, IndexError, TypeError):
-                return RuntimeError(f"{url} sent no choices[0].message.content: {str(reply)[:300]}")
-            return text if isinstance(text, str) else ""
+            if 300 <= status < 400:
+                where = reply_headers.get("location", "(no Location)")
+                raise EndpointError(f"{url} answered HTTP {status} redirecting to {where}; redirects are not followed "
+                                    "(the API key goes only to --base-url): set --base-url to the final address")
+            detail = raw[:300].decode("utf-8", "replace")
+            if status in (401, 403):
+                raise EndpointError(f"{url} refused the API key (HTTP {status}); check ${self.api_key_env}")
+            if status == 429 or status >= 500:
+                last = f"HTTP {status}: {detail}"
+                pause = _retry_after(reply_headers.get("retry-after"))
+                continue
+            if status >= 400 or status < 200:
+                return RuntimeError(f"HTTP {status} from {url}: {detail}")
+            return _content(raw, url)
         raise EndpointError(f"{url} kept failing after {self.max_retries + 1} attempts ({last}); "
                             "rerun the same command to resume")
 
@@ -206,3 +350,6 @@ class OpenAIBackend:
 
     def close(self) -> None:
         pass
+
+
+BACKEND = OpenAIBackend

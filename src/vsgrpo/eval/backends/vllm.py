@@ -20,18 +20,26 @@ from .base import Request
 
 class VLLMBackend:
     name = "vllm"
+    options = ("dtype", "min_pixels", "max_pixels")  # the BackendOptions fields it takes
 
     def __init__(self, model: str, *, dtype: str = "auto", min_pixels: int | None = None,
                  max_pixels: int | None = None, max_model_len: int | None = None,
                  gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1,
                  trust_remote_code: bool = False, **_ignored):
         from ...models.families import family_of
-        from ...models.loading import load_processor, resolve_model_path
+        from ...models.loading import is_adapter, load_processor, resolve_model_path, save_merged
         from ...train.vllm_rollout import make_llm, require_vllm
 
         require_vllm()
         self.model_id = str(model)
         path = resolve_model_path(model)
+        self._merged = None
+        if is_adapter(path):  # vLLM loads full models: a LoRA adapter is merged once (models/loading.py)
+            import tempfile
+            from pathlib import Path
+
+            self._merged = tempfile.TemporaryDirectory(prefix="vsgrpo-merged-")
+            path = str(save_merged(path, Path(self._merged.name) / "model"))
         self.processor = load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels,
                                         trust_remote_code=trust_remote_code)
         self.suppress = family_of(self.processor).suppress_token_ids(self.processor)
@@ -69,3 +77,8 @@ class VLLMBackend:
 
     def close(self) -> None:
         self.llm = None
+        if self._merged is not None:
+            self._merged.cleanup()
+
+
+BACKEND = VLLMBackend

@@ -19,6 +19,8 @@ in this package that defines a subclass and an instance named ``FAMILY`` (the re
   is what chunked log-prob passes and TRL's shuffle/split of a generation batch need;
 - which tokens must never be generated (``suppress_tokens``) and which token ends a turn
   (``end_of_turn``, supervised after SFT/DPO answers);
+- what a loaded model needs to match the released checkpoints' conventions (:meth:`prepare_model`,
+  e.g. Qwen2/2.5-VL's rotary positions after a video);
 - where LoRA goes (:meth:`lora_target_regex`: the language model only, never the vision tower),
   where the vision tower is (:meth:`vision_tower`) and whether its per-video embeddings can be
   reused across passes (``reusable_video_embeddings``).
@@ -79,7 +81,9 @@ class VideoFamily:
     def set_pixel_budget(self, processor, *, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
         """Per-frame pixel range. Default: the family has none (its vision tower takes a fixed size)."""
         raise VsgrpoError(f"{self.name} resizes every frame to its vision tower's fixed input size; "
-                          "min_pixels/max_pixels do not apply (leave them unset)")
+                          "min_pixels/max_pixels do not apply: leave them unset (train: delete them from the "
+                          "recipe or override with min_pixels=null max_pixels=null; eval run: omit --min-pixels/"
+                          "--max-pixels)")
 
     def prepare_frames(self, frames: np.ndarray) -> np.ndarray:
         """Frames as this family's processor wants them (after the uint8 (T, H, W, 3) check)."""
@@ -169,6 +173,15 @@ class VideoFamily:
         unk = getattr(tok, "unk_token_id", None)
         ids = [tok.convert_tokens_to_ids(t) for t in self.suppress_tokens]
         return sorted({int(i) for i in ids if i is not None and i != unk})
+
+    def prepare_model(self, model):
+        """Make a loaded model instance behave as the family's released checkpoints were trained.
+
+        Every place vsgrpo loads a model calls it (:func:`vsgrpo.models.loading.load_model_and_processor`,
+        and the trainers for the reference models TRL builds itself); it must be idempotent. Default:
+        nothing to change. Returns ``model``.
+        """
+        return model
 
     def vision_tower(self, model):
         """The vision encoder module of a (possibly peft-wrapped) model of this family."""

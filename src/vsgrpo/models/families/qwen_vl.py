@@ -4,9 +4,21 @@ Visual tensors: ``pixel_values_videos`` (patch rows of all videos, concatenated)
 ``video_grid_thw`` (one (t, h, w) row per video; a video has ``t*h*w`` pixel rows) and, for
 Qwen2.5-VL only, ``second_per_grid_ts`` (seconds per temporal patch, from the sampled fps).
 Their M-RoPE needs ``mm_token_type_ids`` (0 text, 1 image, 2 video), computed from the ids.
+
+Positions (M-RoPE) of Qwen2-VL and Qwen2.5-VL: the text after an image or video block starts at
+the largest position used inside the block + 1, as in Qwen's original code, transformers
+4.51-4.57 and vLLM. transformers 5.x instead starts it ``max(h, w) / merge`` past the block start,
+ignoring the block's temporal extent, so with more (scaled) temporal patches than spatial ones
+the text would sit inside the video's time range. :meth:`QwenVLFamily.prepare_model` replaces the
+loaded model's ``get_rope_index`` with :func:`original_rope_index`; generation continues from it
+through the ``rope_deltas`` the model derives from these positions. Qwen3-VL gives every frame
+its own block with t = 1, where both rules agree, and is left alone.
 """
 
 from __future__ import annotations
+
+import itertools
+import types
 
 import numpy as np
 
@@ -38,12 +50,68 @@ QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_st
                  "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
 
 
+def original_rope_index(self, input_ids, mm_token_type_ids, image_grid_thw=None, video_grid_thw=None,
+                        attention_mask=None, second_per_grid_ts=None, **kwargs):
+    """``get_rope_index`` of a Qwen2-VL / Qwen2.5-VL inner model (``self``) with the original layout.
+
+    Same contract as transformers': ``(position_ids (3, batch, seq), rope_deltas (batch, 1))``, padding
+    (``attention_mask == 0``) at position 0. Vision positions come from the model's own
+    ``get_vision_position_ids`` (temporal index x ``tokens_per_second * second_per_grid_t`` for
+    Qwen2.5-VL videos); only where the next text starts differs: (largest position in the block) + 1.
+    """
+    import torch
+
+    vision = self.config.vision_config
+    merge = vision.spatial_merge_size
+    tokens_per_second = getattr(vision, "tokens_per_second", None)  # Qwen2.5-VL only
+    position_ids = torch.zeros(3, *input_ids.shape, dtype=input_ids.dtype, device=input_ids.device)
+    grids = {1: iter(image_grid_thw if image_grid_thw is not None else ()),
+             2: iter(video_grid_thw if video_grid_thw is not None else ())}
+    seconds = iter(second_per_grid_ts if second_per_grid_ts is not None else ())
+    deltas = []
+    for b in range(input_ids.shape[0]):
+        kinds = mm_token_type_ids[b]
+        real = attention_mask[b].bool() if attention_mask is not None else torch.ones_like(kinds, dtype=torch.bool)
+        pieces, start = [], 0
+        for kind, run in itertools.groupby(kinds[real].tolist()):
+            if kind == 0:
+                n = len(list(run))
+                pieces.append(torch.arange(start, start + n, device=input_ids.device).expand(3, -1))
+            else:
+                interval = 1.0
+                if kind == 2 and tokens_per_second is not None:
+                    interval = tokens_per_second * next(seconds, 1.0)
+                pieces.append(self.get_vision_position_ids(start, next(grids[kind]), 1, merge, interval,
+                                                           device=input_ids.device))
+            start = int(pieces[-1].max()) + 1
+        layout = torch.cat(pieces, dim=1)
+        position_ids[:, b, real] = layout.to(position_ids.dtype)
+        deltas.append(start - int(real.sum()))
+    return position_ids, torch.tensor(deltas, device=input_ids.device).unsqueeze(1)
+
+
+def inner_model(model):
+    """The ``Qwen2VLModel``-like module under DDP / peft / ``...ForConditionalGeneration`` wrappers."""
+    model = getattr(model, "module", model)
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return getattr(model, "model", model)
+
+
 class QwenVLFamily(VideoFamily):
     video_keys = ("pixel_values_videos", "video_grid_thw")
     suppress_tokens = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
     tiny_special_tokens = QWEN_SPECIALS
     chat_template = QWEN_CHAT_TEMPLATE
     vision_tower_attr = "visual"
+    # transformers 5.x's text-after-a-block positions differ from the checkpoints' (module docstring).
+    original_positions = True
+
+    def prepare_model(self, model):
+        inner = inner_model(model)
+        if self.original_positions and hasattr(inner, "get_vision_position_ids"):
+            inner.get_rope_index = types.MethodType(original_rope_index, inner)
+        return model
 
     # ------------------------------------------------------------------ inputs
     def set_pixel_budget(self, processor, *, min_pixels=None, max_pixels=None):
@@ -221,6 +289,7 @@ class Qwen3VLFamily(QwenVLFamily):
     name = "qwen3_vl"
     model_types = ("qwen3_vl",)
     processor_classes = ("Qwen3VLProcessor",)
+    original_positions = False  # one block per frame with t = 1: transformers' layout is already the original
 
     @property
     def model_class(self):

@@ -119,7 +119,7 @@ def plant(w, d, h, main, acc, rng):
     pot_h = min(0.35 * h, 0.4)
     r = min(w, d) / 2
     leaves = [sphere((0, 0, pot_h + (h - pot_h) * 0.5), (r, r, (h - pot_h) / 2), main)]
-    for k in range(3):
+    for _ in range(3):
         a = rng.uniform(0, 2 * np.pi)
         rr = r * 0.45
         c = np.array([np.cos(a) * (r - rr), np.sin(a) * (r - rr), pot_h + (h - pot_h) * rng.uniform(0.3, 0.6)])

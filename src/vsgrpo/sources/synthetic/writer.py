@@ -16,12 +16,12 @@ import os
 import shutil
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ... import scene_files as sf
+from ...data_configs import SynthConfig
 from ...errors import VsgrpoError
 from ...io import remove_stale_temps, run_lock, safe_join, write_json
 from ...progress import progress
@@ -31,41 +31,6 @@ from .scene_gen import DATASET, SynthScene, drop_objects, generate_scene, scene_
 
 MARKER_DIR = ".synthetic_scenes"
 PREVIEW_FRAMES = 8
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """Settings of ``vsgrpo data synth``; scene ``i`` depends only on ``seed`` and ``i`` (and these)."""
-
-    scenes: int = 10
-    seed: int = 0
-    frames: int = 120  # frames per video
-    width: int = 320
-    height: int = 240
-    fps: float = 10.0  # video frame rate: frames / fps = seconds of video
-    workers: int = 0  # processes; 0 = one per CPU core (at most 4)
-    ceiling: bool = True
-    min_pixels: int = 0  # an object seen by fewer pixels in every frame is removed; 0 = auto
-
-    def validate(self) -> None:
-        if self.scenes < 1:
-            raise VsgrpoError("--scenes must be at least 1")
-        if self.frames < 2:
-            raise VsgrpoError("--frames must be at least 2")
-        if not (32 <= self.width <= 4096 and 32 <= self.height <= 4096) or self.width % 2 or self.height % 2:
-            raise VsgrpoError(f"--size {self.width}x{self.height}: width and height must be even, 32..4096")
-        if not (0 < self.fps <= 120):
-            raise VsgrpoError("--fps must be in (0, 120]")
-        if self.workers < 0:
-            raise VsgrpoError("--workers must be >= 0")
-
-    def scene_params(self) -> dict:
-        """The settings that change a scene's content (a rerun must use the same ones)."""
-        return {"seed": self.seed, "frames": self.frames, "width": self.width, "height": self.height,
-                "fps": self.fps, "ceiling": self.ceiling, "min_pixels": self.resolved_min_pixels()}
-
-    def resolved_min_pixels(self) -> int:
-        return self.min_pixels or max(10, self.width * self.height // 1500)
 
 
 def marker_path(root, name: str) -> Path:
@@ -191,7 +156,7 @@ def _finished(root: Path, cfg: SynthConfig) -> set[int]:
             continue
         data = _read_marker(m)
         if data is None:
-            warnings.warn(f"{m} is unreadable (cut short?); making scene {name} again")
+            warnings.warn(f"{m} is unreadable (cut short?); making scene {name} again", stacklevel=2)
             m.unlink()
             continue
         params = data["params"]
@@ -200,7 +165,7 @@ def _finished(root: Path, cfg: SynthConfig) -> set[int]:
                               "use the same --frames/--size/--fps, another --out, or --overwrite")
         problem = scene_problem(root, name)
         if problem is not None:
-            warnings.warn(f"scene {name} was finished but {problem}; making it again")
+            warnings.warn(f"scene {name} was finished but {problem}; making it again", stacklevel=2)
             m.unlink()
             continue
         done.add(i)
@@ -214,7 +179,7 @@ def merge_meta(root: str | os.PathLike) -> int:
     for m in sorted(mdir.glob("*.json")) if mdir.is_dir() else []:
         data = _read_marker(m)
         if data is None:  # a scene of another seed whose marker was damaged: left out, rerun its seed to remake it
-            warnings.warn(f"{m} is unreadable (cut short?); scene {m.stem} is left out of the meta file")
+            warnings.warn(f"{m} is unreadable (cut short?); scene {m.stem} is left out of the meta file", stacklevel=2)
             continue
         merged[m.stem] = data["meta"]
     if merged:
@@ -281,9 +246,7 @@ def _generate_locked(root: Path, cfg: SynthConfig, show_progress: bool) -> list[
     todo = [i for i in range(cfg.scenes) if i not in done]
     workers = cfg.workers or min(4, os.cpu_count() or 1)
     workers = max(1, min(workers, len(todo) or 1))
-    bar = progress(desc="synth scenes", total=cfg.scenes, unit="scene") if show_progress else None
-    if bar is not None:
-        bar.update(len(done))
+    bar = progress(desc="synth scenes", total=cfg.scenes, unit="scene", initial=len(done)) if show_progress else None
     try:
         if workers == 1:
             for i in todo:

@@ -1,4 +1,4 @@
-"""Chance baselines of a question set, the two rows VSI-Bench prints above every model.
+"""Chance baselines of a question set: the rows VSI-Bench prints above every model, and one more.
 
 Computed from the questions alone (no model), scored with the same metrics as a model:
 
@@ -7,17 +7,19 @@ Computed from the questions alone (no model), scored with the same metrics as a 
   the mean of its three levels, so 2, 3 and 4 options give 36.1; route planning: the mean of
   ``1 / #options``). Not defined (``None``, shown as "-") for numeric types, and for
   multiple-choice questions written without options (train style).
-- **chance (frequency)**: the best *constant* answer per question type. Numeric types: the
-  single value that maximises the mean MRA over the set (:func:`best_constant`; VSI-Bench's
-  room size 33.1 is predicting 16.2 m^2 for every room). Multiple choice: the share of the
-  most frequent answer, counted by answer text for the relative-direction levels ("left",
-  "back-right", ...) and by letter for the other types (VSI-Bench's convention); questions
-  without options count by the answer word.
+- **chance (frequency)**: VSI-Bench's row: always give the *most frequent answer* of the type.
+  Numeric types: the most frequent ground-truth value (ties: the smallest), scored by MRA
+  (counting: "2"). Multiple choice: the share of the most frequent answer, counted by answer
+  text for the relative-direction levels ("left", "back-right", ...) and by letter for the other
+  types (VSI-Bench's convention); questions without options count by the answer word.
+- **best constant**: the strongest prior that needs no features: numeric types take the single
+  value that maximises the mean MRA over the set (:func:`best_constant`; counting "2.1" scores
+  higher than "2" because 2.1 is within 5% of 2 and nearer 3); multiple choice as the frequency row.
 
-Both rows are keyed exactly like the ``scores`` of ``vsgrpo eval score`` (question types plus
+The rows are keyed exactly like the ``scores`` of ``vsgrpo eval score`` (question types plus
 ``object_rel_direction``) in percent. ``overall`` is the unweighted mean of the *defined* task
 values (VSI-Bench's 8 tasks, relative direction counted once). VSI-Bench prints 34.0 as its
-frequency row's average although its eight values average 35.5; we always use the mean.
+frequency row's average although its eight printed values average 35.5; we always use the mean.
 
 :func:`prior_scores` applies the constants chosen on one set (training questions) to another
 (held-out questions): what a model that learned only the training answer prior would score.
@@ -26,19 +28,19 @@ frequency row's average although its eight values average 35.5; we always use th
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .. import metrics
+from . import metrics
 
-RANDOM, FREQUENCY = "random", "frequency"
-ROW_LABELS = {RANDOM: "chance (random)", FREQUENCY: "chance (frequency)"}
+RANDOM, FREQUENCY, BEST = "random", "frequency", "best_constant"
+ROW_LABELS = {RANDOM: "chance (random)", FREQUENCY: "chance (frequency)", BEST: "best constant"}
 OVERALL_NOTE = ("overall = unweighted mean of the defined task values (relative direction counted once; "
                 "numeric tasks have no random row); VSI-Bench prints 34.0 for its frequency row although its "
-                "8 values average 35.5")
+                "8 printed values average 35.5; frequency = the most frequent answer per task (VSI-Bench's row), "
+                "best constant = the constant with the highest score (numeric: highest mean MRA)")
 
 def _options(q: Mapping) -> list[str]:
     opts = q.get("options")
@@ -131,22 +133,32 @@ def _numeric_truths(qs: list[Mapping]) -> np.ndarray:
     return np.asarray([float(q["ground_truth"]) for q in qs], dtype=np.float64)
 
 
-def _per_type(by_type: dict[str, list[Mapping]]) -> tuple[dict, dict, dict]:
-    random, frequency, answers = {}, {}, {}
+def most_frequent_value(truths: Sequence[float]) -> float:
+    """The most frequent value (``2`` and ``2.0`` are one value); ties go to the smallest."""
+    counts = Counter(float(v) for v in truths)
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def _per_type(by_type: dict[str, list[Mapping]]) -> dict[str, tuple[dict, dict]]:
+    """``{row: (per-type value in [0, 1] or None, per-type constant answer)}`` for the three rows."""
+    random, frequency, best, answers, best_answers = {}, {}, {}, {}, {}
     for qt in sorted(by_type):
         qs = by_type[qt]
         if metrics.answer_kind(qt) == "na":
             truths = _numeric_truths(qs)
             value, score = best_constant(truths)
-            random[qt], frequency[qt], answers[qt] = None, score, _nice(value, truths, score)
+            random[qt], best[qt], best_answers[qt] = None, score, _nice(value, truths, score)
+            common = most_frequent_value(truths)
+            frequency[qt], answers[qt] = exact_mra(common, truths), int(common) if common.is_integer() else common
             continue
         n_opts = [len(_options(q)) for q in qs]
         random[qt] = float(np.mean([1 / n for n in n_opts])) if all(n_opts) else None
         by_text = _closed_vocabulary(qs)
         counts = Counter(_answer_key(q, by_text) for q in qs)
         key, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        frequency[qt], answers[qt] = n / len(qs), key
-    return random, frequency, answers
+        frequency[qt] = best[qt] = n / len(qs)
+        answers[qt] = best_answers[qt] = key
+    return {RANDOM: (random, {}), FREQUENCY: (frequency, answers), BEST: (best, best_answers)}
 
 
 def _task_rows(per_type: dict[str, float | None]) -> tuple[dict[str, float | None], float | None]:
@@ -155,7 +167,7 @@ def _task_rows(per_type: dict[str, float | None]) -> tuple[dict[str, float | Non
     Types sharing a scored task (the relative-direction levels) are averaged unweighted into it,
     undefined if any level is; overall = mean of the defined task values.
     """
-    from ..questions import scored_task_of
+    from .question_types import scored_task_of
 
     scores: dict[str, float | None] = {qt: None if v is None else v * 100 for qt, v in per_type.items()}
     groups: dict[str, list[float | None]] = defaultdict(list)
@@ -173,15 +185,20 @@ def _task_rows(per_type: dict[str, float | None]) -> tuple[dict[str, float | Non
 def compute_baselines(questions: Iterable[Mapping]) -> dict:
     """Both chance rows of a question set (dicts with ``question_type``, ``ground_truth``, ``options``).
 
-    Returns ``{"random": {<scores keys>: % | None}, "frequency": {...}, "overall": {"random": %,
-    "frequency": %}, "answers": {<type>: the constant answer}, "count": {<type>: n}, "note": ...}``.
+    Returns ``{"random": {<scores keys>: % | None}, "frequency": {...}, "best_constant": {...},
+    "overall": {"random": %, "frequency": %, "best_constant": %}, "answers": {<type>: the frequency
+    row's answer}, "best_constant_answers": {<type>: the best constant}, "count": {<type>: n}, "note": ...}``.
     """
     by_type = _group(questions)
-    random, frequency, answers = _per_type(by_type)
-    rnd, rnd_all = _task_rows(random)
-    frq, frq_all = _task_rows(frequency)
-    return {RANDOM: rnd, FREQUENCY: frq, "overall": {RANDOM: rnd_all, FREQUENCY: frq_all},
-            "answers": answers, "count": {qt: len(by_type[qt]) for qt in sorted(by_type)}, "note": OVERALL_NOTE}
+    per_type = _per_type(by_type)
+    out: dict = {"overall": {}}
+    for row, (values, _) in per_type.items():
+        out[row], out["overall"][row] = _task_rows(values)
+    out["answers"] = per_type[FREQUENCY][1]
+    out["best_constant_answers"] = per_type[BEST][1]
+    out["count"] = {qt: len(by_type[qt]) for qt in sorted(by_type)}
+    out["note"] = OVERALL_NOTE
+    return out
 
 
 def prior_scores(train: Iterable[Mapping], heldout: Iterable[Mapping]) -> dict:
@@ -213,24 +230,28 @@ def as_results(baselines: Mapping, row: str) -> dict:
 
 
 def table_rows(baselines: Mapping | None, *, suffix: str = "") -> dict[str, dict]:
-    """``{"chance (random)": results-like, "chance (frequency)": ...}`` for the results tables."""
+    """``{"chance (random)": results-like, "chance (frequency)": ..., "best constant": ...}`` for the
+    results tables (the best-constant row only where ``baselines`` has it)."""
     if not baselines:
         return {}
-    return {ROW_LABELS[row] + suffix: as_results(baselines, row) for row in (RANDOM, FREQUENCY)}
-
-
-def baselines_file(questions: str | os.PathLike, *, limit: int | None = None) -> dict:
-    """:func:`compute_baselines` of a questions parquet (``vsgrpo eval baselines``)."""
-    from .scoring import load_questions
-
-    return compute_baselines(load_questions(questions, limit=limit))
+    rows = {ROW_LABELS[row] + suffix: as_results(baselines, row) for row in (RANDOM, FREQUENCY, BEST)
+            if row in baselines}
+    if baselines.get("debiased"):  # an `eval run` on VSI-Bench's full release: its debiased rows too
+        rows.update(table_rows(baselines["debiased"], suffix=" (VSI-Bench-Debiased)" + suffix))
+    return rows
 
 
 def format_answers(baselines: Mapping) -> str:
-    """One line per type: the constant answer behind the frequency row."""
+    """One line per type: the constant answers behind the frequency and best-constant rows."""
+
+    def shown(f):
+        return f"{f:.1f}" if f is not None and math.isfinite(f) else "-"
+
     lines = []
+    best = baselines.get("best_constant_answers", {})
     for qt, ans in baselines.get("answers", {}).items():
-        f = baselines[FREQUENCY].get(qt)
-        shown = f"{f:.1f}" if f is not None and math.isfinite(f) else "-"
-        lines.append(f"  {qt:<30} always {ans!s:<16} -> {shown}")
+        line = f"  {qt:<30} always {ans!s:<16} -> {shown(baselines[FREQUENCY].get(qt))}"
+        if qt in best and best[qt] != ans:
+            line += f"   (best constant {best[qt]!s} -> {shown(baselines[BEST].get(qt))})"
+        lines.append(line)
     return "\n".join(lines)
