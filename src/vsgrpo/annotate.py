@@ -79,13 +79,11 @@ def list_videos(videos: str | os.PathLike) -> list[str]:
 
 
 def _kind_of_registered(question_type: str) -> str | None:
-    from .questions import get_task
+    """``numeric`` / ``choice`` for a registered question type (the light table), else ``None``."""
+    from .question_types import TYPES
 
-    try:
-        task = get_task(question_type)
-    except VsgrpoError:
-        return None
-    return "numeric" if task.kind == "NA" else "choice"
+    known = TYPES.get(question_type)
+    return None if known is None else ("numeric" if known.kind == "NA" else "choice")
 
 
 def _text(value, field: str, *, limit: int) -> str:

@@ -217,8 +217,7 @@ def to_row(rec: dict, videos: Path, default_type: str | None, default_kind: str 
     ``--question-kind``) gives its ``question_kind``: ``numeric`` or ``choice``.
     """
     from .io import safe_join
-    from .question_types import QUESTION_KINDS, TYPES, declare_own_type
-    from .question_types import own_kind as own_kind_of
+    from .question_types import QUESTION_KINDS, TYPES, declare_own_type, own_kind
 
     question = rec.get("question")
     if not isinstance(question, str) or not question.strip():
@@ -232,14 +231,14 @@ def to_row(rec: dict, videos: Path, default_type: str | None, default_kind: str 
         raise Skip("cannot tell the question type from the text; pass --question-type or "
                    "--map question_type=COLUMN")
     qt = str(qt)
-    own_kind = rec.get("question_kind") or (default_kind if qt not in TYPES else None)
-    if own_kind is not None and not (isinstance(own_kind, str) and own_kind.strip().lower() in QUESTION_KINDS):
-        raise Skip(f"question_kind must be one of {', '.join(QUESTION_KINDS)}, not {own_kind!r}")
-    if qt not in TYPES and own_kind is None:
+    row_kind = rec.get("question_kind") or (default_kind if qt not in TYPES else None)
+    if row_kind is not None and not (isinstance(row_kind, str) and row_kind.strip().lower() in QUESTION_KINDS):
+        raise Skip(f"question_kind must be one of {', '.join(QUESTION_KINDS)}, not {row_kind!r}")
+    if qt not in TYPES and row_kind is None:
         raise Skip(f"unknown question type {qt!r}: give its question_kind (numeric or choice) to import it as a "
                    "type of your own")
     try:
-        facts = declare_own_type(qt, own_kind.strip().lower()) if own_kind is not None else TYPES[qt]
+        facts = declare_own_type(qt, row_kind.strip().lower()) if row_kind is not None else TYPES[qt]
     except VsgrpoError as e:
         raise Skip(str(e)) from None
     if rec.get("kind") and rec["kind"] != facts.kind:
@@ -277,7 +276,7 @@ def to_row(rec: dict, videos: Path, default_type: str | None, default_kind: str 
     row = {"dataset": parts[0] if len(parts) > 1 else "imported", "scene_name": Path(rel).stem,
            "question_type": facts.name, "question": question.strip(), "ground_truth": ground_truth,
            "options": options, "answer": word, "answer_value": value, "objects": [], "video": rel,
-           "question_kind": own_kind_of(facts.name)}
+           "question_kind": own_kind(facts.name)}
     from .train.data import row_problem
 
     problem = row_problem(row)
