@@ -80,9 +80,11 @@ def test_flag_in_the_browser_then_build_and_train_leave_it_out(server, root, tmp
         browser.navigate(server)
         n_rows = browser.wait_for("document.querySelectorAll('#questions tbody tr').length")
         assert browser.evaluate("document.querySelectorAll('#scenes li').length") == 2
-        # Contact sheet and floor plan images really loaded; the plan has a box per object.
+        # The contact sheet really loaded; the floor plan (inline SVG) has a box per object.
         browser.wait_for("[...document.querySelectorAll('#media img')].every(i => i.complete && i.naturalWidth > 0)")
-        assert browser.evaluate("document.querySelectorAll('#media img').length") == 2
+        assert browser.evaluate("document.querySelectorAll('#media img').length") == 1
+        n_boxes = browser.evaluate("document.querySelectorAll('#plan svg .box').length")
+        assert n_boxes and n_boxes == int(browser.evaluate("document.querySelector('#plan svg').dataset.objects"))
         assert browser.evaluate("!!document.querySelector('#media video')")
         first_scene = questions.scene_name.min()
         assert n_rows == int((questions.scene_name == first_scene).sum())

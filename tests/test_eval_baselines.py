@@ -195,3 +195,41 @@ def test_openai_blind_sends_text_only(blind_bench, tmp_path):
         content = r["body"]["messages"][0]["content"]
         assert [p["type"] for p in content] == ["text"]
         assert content[0]["text"].startswith("These are frames of a video.\n")
+
+
+def test_frequency_scores_average_to_the_frequency_row(sample):
+    """Per question, the chance (frequency) row's terms: their per-type means are the row itself (all ten VSI-Bench
+    types of the real sample, numeric by MRA and choices by letter or, for the direction levels, by answer word)."""
+    from vsgrpo.chance import frequency_scores
+
+    qs = load_questions(sample)
+    per_q = frequency_scores(qs)
+    assert set(per_q) == {q["id"] for q in qs}
+    row = metrics.aggregate(per_q.values())
+    b = compute_baselines(qs)
+    assert row["scores"] == pytest.approx(b["frequency"])
+    assert row["overall"] == pytest.approx(b["overall"]["frequency"])
+
+
+def test_paired_interval_is_the_bootstrap_of_the_differences(sample):
+    """The paired interval resamples scenes once for both rows: a model minus itself is exactly 0; a model that is
+    right on one more question per scene than another is above it in every resample."""
+    from vsgrpo.chance import frequency_scores
+    from vsgrpo.eval.intervals import bootstrap, paired
+
+    qs = load_questions(sample)
+    scene = {q["id"]: q["scene_name"] for q in qs}
+    freq = {i: (qt, s, scene[i]) for i, (qt, s) in frequency_scores(qs).items()}
+    same = paired(freq, freq)
+    assert same["difference"] == 0 and same["overall"] == [0.0, 0.0] and same["questions"] == len(qs)
+    # "better": also right on the first counting question of each scene that the frequency answer misses.
+    better, seen = dict(freq), set()
+    for i, (qt, s, sc) in sorted(freq.items()):
+        if qt == "object_counting" and s == 0 and sc not in seen:
+            better[i], _ = (qt, 1.0, sc), seen.add(sc)
+    p = paired(better, freq)
+    assert p["difference"] > 0 and p["overall"][0] > 0
+    # Narrower than the unpaired intervals side by side.
+    a, b = bootstrap(better.values())["overall"], bootstrap(freq.values())["overall"]
+    assert p["overall"][1] - p["overall"][0] < min(a[1] - a[0], b[1] - b[0])
+    assert paired(freq, {}) is None

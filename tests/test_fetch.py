@@ -94,7 +94,7 @@ def test_fetch_lays_out_vsibench_for_eval_run(tmp_path, repo_files, tiny_model):
         proc = _fetch(tmp_path, hub.endpoint, out)
     assert proc.returncode == 0, proc.stderr
     assert f"6 questions, 3 videos in {out}" in proc.stdout
-    assert f"--questions {out / 'full.parquet'} --videos {out}" in proc.stdout
+    assert f"--questions {out / 'full.parquet'} --out" in proc.stdout  # no --videos needed: fetch.json names them
     got = pd.read_parquet(out / "full.parquet")
     assert got.equals(pd.read_parquet(io.BytesIO(repo_files["test-00000-of-00001.parquet"])))
     for ds, scenes in SCENES.items():
@@ -110,10 +110,12 @@ def test_fetch_lays_out_vsibench_for_eval_run(tmp_path, repo_files, tiny_model):
     assert resolves and all(f"/resolve/{hub.commit}/" in p for p in resolves)
 
     ev = subprocess.run([sys.executable, "-m", "vsgrpo.cli", "eval", "run", "--model", str(tiny_model),
-                         "--questions", str(out / "full.parquet"), "--videos", str(out), "--frames", "4",
+                         "--questions", str(out / "full.parquet"), "--frames", "4",
                          "--max-new-tokens", "4", "--out", str(tmp_path / "ev")],
                         capture_output=True, text=True, timeout=600, env=_env(tmp_path, hub.endpoint))
     assert ev.returncode == 0, ev.stderr[-3000:]
+    # Without --videos, the fetch record beside the parquet makes the fetched folder the video root.
+    assert Path(json.loads((tmp_path / "ev" / "config.json").read_text())["videos"]) == out.resolve()
     samples = [json.loads(x) for x in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 6 and all(s["error"] is None for s in samples), samples  # every video found and read
 

@@ -19,14 +19,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "vsgrpo"
 
 # Lowest first. A unit may import units of its own layer or of the layers before it.
 LAYERS = [
-    {"__init__", "errors", "progress", "hub"},                                    # no vsgrpo imports beyond these
+    {"__init__", "errors", "progress", "hub", "plugins"},                                  # no vsgrpo imports beyond these
     {"io", "fields", "prompts", "question_types"},                         # crash-safe output, flags, facts
     {"answers", "metrics", "scene", "scene_files", "geometry", "navigation", "video", "flags", "presets",
      "questions_parquet", "localweb", "chance"},                                     # shared truth, scenes, files
     {"questions", "rewards", "data_configs"},                                              # question generators; rewards
     {"dataset", "audit", "sources", "models"},                                      # build/verify; ingest; model families
     {"eval", "train"},                                                     # evaluation and training
-    {"importers", "export", "browse", "quickstart", "annotate", "annotate_page", "split",
+    {"importers", "export", "browse", "browse_page", "browse_runs", "quickstart", "annotate", "annotate_page", "split",
      "fetch", "run_summary"},  # tools built on both
     {"commands", "cli"},                                                   # the command line
 ]

@@ -162,3 +162,31 @@ def test_a_broken_contract_fails_in_one_line(tmp_path, monkeypatch, capsys, kind
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("vsgrpo: error: ") and message in err[0], err
+
+
+def test_discover_scans_the_package_then_the_entry_points(tmp_path, monkeypatch):
+    """The one discovery loop behind the three registries: module order, helpers, sub-packages, entry points."""
+    from vsgrpo.errors import VsgrpoError
+    from vsgrpo.plugins import discover
+
+    root = tmp_path / "site"
+    package = f"kinds_{tmp_path.name}"
+    _plugin_package(root, f"[vsgrpo.test_kinds]\nextra = {package}_ext.more\nseen = {package}_ext.more\n",
+                    package=package, b_two="THING = 'two'\n", a_one="THING = 'one'\n", base="HELPER = 1\n",
+                    _private="HELPER = 1\n", helper="HELPER = 1\n")
+    (root / package / "sub").mkdir()
+    (root / package / "sub" / "__init__.py").write_text("HELPER = 1\n")
+    (root / f"{package}_ext").mkdir()
+    (root / f"{package}_ext" / "__init__.py").write_text("")
+    (root / f"{package}_ext" / "more.py").write_text("THING = 'three'\n")
+    monkeypatch.syspath_prepend(str(root))
+
+    found: list[str] = []
+    discover(package, "THING", "vsgrpo.test_kinds", lambda m: found.append(m.THING), required=False, known={"seen"})
+    assert found == ["one", "two", "three"]  # name order, helpers skipped, the known entry point skipped
+    found.clear()
+    discover(package, "THING", "vsgrpo.test_kinds", lambda m: found.append(m.THING), required=False,
+             scan_package=False)
+    assert found == ["three", "three"]
+    with pytest.raises(VsgrpoError, match=rf"^{package}\.helper defines no THING or OTHER$"):
+        discover(package, ("THING", "OTHER"), None, lambda m: None)  # every module must be a plug-in here

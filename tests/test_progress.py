@@ -131,7 +131,7 @@ def test_train_summary_from_a_run_folder(tmp_path):
     line = train_summary(run)
     assert line == (f"trained {run}: 100 steps in 1h02m; last reward 0.61, KL 0.0012; best validation 41.2 "
                     f"(step 50, checkpoint-50); evaluate: vsgrpo eval run --model {run}/final --questions "
-                    f"data/val.parquet --videos data/videos --mode think --out {run}/eval-final")
+                    f"data/val.parquet --mode think --out {run}/eval-final")  # eval run finds the videos as training did
 
 
 def test_train_summary_sft_lora_and_unfinished(tmp_path):
@@ -179,3 +179,19 @@ def test_train_under_a_pipe_shows_steps_and_ends_with_the_summary(tmp_path):
     summary = err.strip().splitlines()[-1]
     assert re.fullmatch(rf"vsgrpo: trained {re.escape(str(out))}: 2 steps in \S+; last reward \S+, KL \S+; "
                         rf"evaluate: vsgrpo eval run --model {re.escape(str(out))}/final .*", summary), summary
+
+
+def test_quiet_libraries_also_quiets_libraries_imported_before():
+    """`vsgrpo.cli.main` called in a process that imported transformers already (a notebook, a test run): the
+    environment is read too late there, so transformers' own switch turns its bars ("Loading weights") off."""
+    code = ("import transformers.utils.logging as l; import huggingface_hub.utils as h\n"
+            "assert l.is_progress_bar_enabled()\n"
+            "from vsgrpo.progress import quiet_libraries; quiet_libraries()\n"
+            "print(l.is_progress_bar_enabled(), h.are_progress_bars_disabled())")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TQDM_", "VSGRPO_PROGRESS"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+    env["HF_HUB_DISABLE_PROGRESS_BARS"] = "0"  # a user's own setting wins
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["True", "False"], out.stderr

@@ -315,6 +315,12 @@ def test_video_loader_matches_sequential_decode_and_respects_its_budget(tmp_path
     assert loader.hits == 1
     loader(paths[0])  # evicted (least recently used)
     assert loader.misses == 4
+    # A rewritten video is another video: decoded again, never served from the cache.
+    before = loader(paths[0])[0]
+    write(paths[0], 60, 6)
+    after = loader(paths[0])[0]
+    assert loader.misses == 5 and np.array_equal(after, read_frames(paths[0], 4)[0])
+    assert not np.array_equal(before, after)
 
 
 # ----------------------------------------------------------------------------- validation while training

@@ -120,7 +120,8 @@ def test_cli_export_schema_overrides_and_recipe_settings(data, tmp_path):
     assert int(kv["data.max_prompt_length"]) >= 8 * 35
     settings = json.loads((out / "vsgrpo_reward.json").read_text())
     assert settings == {"mode": "think", "na_shape": "linear", "na_tolerance": 0.5, "parser": "official",
-                        "allow_empty_reasoning": True, "format_weight": 1.0, "rewards": [], "user_modules": {}}
+                        "allow_empty_reasoning": True, "format_weight": 1.0, "rewards": [], "user_modules": {},
+                        "own_types": {}}
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "observe"])
@@ -186,6 +187,12 @@ COMPLETIONS = [
 def _isolated_reward(reward_file: Path, calls: list[dict]) -> dict:
     """Load the exported reward file in a fresh interpreter where vsgrpo, torch and transformers cannot be
     imported, and score ``calls`` there."""
+    res = _run_isolated_reward(reward_file, calls)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _run_isolated_reward(reward_file: Path, calls: list[dict]) -> subprocess.CompletedProcess:
     code = r"""
 import importlib.util, json, sys
 for name in ("vsgrpo", "torch", "transformers", "trl", "pandas", "pyarrow", "datasets"):
@@ -199,10 +206,8 @@ print(json.dumps({"scores": out, "heavy": loaded}))
 """
     calls_file = reward_file.parent / "calls.json"
     calls_file.write_text(json.dumps(calls))
-    res = subprocess.run([sys.executable, "-c", code, str(reward_file), str(calls_file)], capture_output=True,
-                         text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return subprocess.run([sys.executable, "-c", code, str(reward_file), str(calls_file)], capture_output=True,
+                          text=True, timeout=120)
 
 
 def _grpo_reward(mode: str, row, text: str, **settings) -> dict:
@@ -333,6 +338,100 @@ def test_validation_rows_score_as_vsgrpo_eval(data, tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     for i, (_, acc) in first.items():
         assert results["scores"][ROWS[i][1]] == pytest.approx(100 * acc), ROWS[i][1]
+
+
+# ------------------------------------------------------------------------------------- a team's own question types
+
+# (video index, type, question, ground truth, options, question_kind): a numeric and a choice type of a team's own
+# (docs/own-site.md), beside one of VSI-Bench's.
+OWN_ROWS = [
+    (0, "site_distance", "How far is the forklift bay from the door (in meters)?", "10", None, "numeric"),
+    (1, "site_distance", "How far is the rack from the door (in meters)?", "4", None, "numeric"),
+    (2, "site_nearest", "Which shelf is nearest the exit?", "B", ["A. red", "B. blue", "C. green"], "choice"),
+    (2, "object_counting", "How many pallet(s) are in this room?", "3", None, None),
+]
+OWN_TYPES = {"site_distance": "numeric", "site_nearest": "choice"}
+# (row index, completion): exact, an MRA partial score, wrong, unparsable; right and wrong choices.
+OWN_COMPLETIONS = [(0, "10"), (0, "<answer>11</answer>"), (0, "25"), (1, "3.5"), (1, "far"), (2, "B"),
+                   (2, "<answer>B</answer>"), (2, "A"), (2, "C. green"), (3, "3"), (3, "5")]
+
+
+@pytest.fixture
+def own_data(tmp_path):
+    """A questions parquet with own types; the registry starts without them (as in a fresh process, where the
+    file's question_kind column declares them) and is left without them."""
+    from vsgrpo import question_types
+
+    for name in OWN_TYPES:
+        question_types.unregister_type(name)
+    root = tmp_path / "own-data"
+    make_data(root)  # the videos
+    recs = [{"id": i, "dataset": VIDEOS[v][0], "scene_name": VIDEOS[v][1], "question_type": qt, "question": q,
+             "ground_truth": gt, "options": opts, "video": f"{VIDEOS[v][0]}/{VIDEOS[v][1]}.mp4", "question_kind": kind}
+            for i, (v, qt, q, gt, opts, kind) in enumerate(OWN_ROWS)]
+    path = root / "own_questions.parquet"
+    pd.DataFrame(recs).to_parquet(path)
+    yield path
+    for name in OWN_TYPES:
+        question_types.unregister_type(name)
+
+
+def _calls(out: Path, texts) -> list[dict]:
+    """verl's reward calls for ``(row index, completion, split)``, from the exported rows."""
+    rows = {(r["extra_info"]["split"], r["extra_info"]["id"]): r for r in read(out, "train") + read(out, "val")}
+    calls = []
+    for i, text, split in texts:
+        r = rows[(split, str(i))]
+        calls.append({"data_source": r["data_source"], "solution_str": text,
+                      "ground_truth": r["reward_model"]["ground_truth"],
+                      "extra_info": {k: (list(v) if isinstance(v, np.ndarray) else v)
+                                     for k, v in r["extra_info"].items()}})
+    return calls
+
+
+def test_reward_file_scores_own_question_types_as_vsgrpo(own_data, tmp_path):
+    """Own types in the exported rows go into vsgrpo_reward.json; the reward, run without vsgrpo, scores an own
+    numeric type by MRA and an own choice type by exact match, as vsgrpo's metric (validation rows) and the
+    trainer's accuracy reward (training rows) do."""
+    from vsgrpo.metrics import score_prediction
+
+    out = tmp_path / "verl"
+    summary = export_verl(VerlExport(questions=str(own_data), out=str(out), val_questions=str(own_data)))
+    assert summary["train"] == summary["val"] == len(OWN_ROWS)
+    settings = json.loads((out / "vsgrpo_reward.json").read_text())
+    assert settings["own_types"] == OWN_TYPES  # only the types vsgrpo does not ship
+    assert {r["data_source"] for r in read(out, "val")} == {"site_distance", "site_nearest", "object_counting"}
+
+    texts = [(i, t, split) for split in ("val", "train") for i, t in OWN_COMPLETIONS]
+    res = _isolated_reward(out / "vsgrpo_reward.py", _calls(out, texts))
+    assert res["heavy"] == []
+    got = {(split, i, t): s for (i, t, split), s in zip(texts, res["scores"])}
+    for i, t in OWN_COMPLETIONS:  # the registry now holds the own types (export_verl read the file)
+        _, qt, _, gt, opts, _ = row = OWN_ROWS[i]
+        assert got["val", i, t]["accuracy"] == pytest.approx(score_prediction(t, gt, qt, opts)), (qt, t)
+        assert got["train", i, t] == pytest.approx(_grpo_reward("vanilla", row, t)), (qt, t)
+    metric = {(i, t): got["val", i, t]["accuracy"] for i, t in OWN_COMPLETIONS}
+    assert metric[0, "10"] == metric[2, "B"] == metric[2, "<answer>B</answer>"] == 1.0
+    assert 0 < metric[0, "<answer>11</answer>"] < 1  # MRA: partly right
+    assert metric[0, "25"] == metric[1, "far"] == metric[2, "A"] == metric[2, "C. green"] == 0.0
+    # Training rows use the recipe's shape (linear, tolerance 0.5: 1 - 0.1 / 0.5 for 11 against 10), not MRA.
+    assert got["train", 0, "<answer>11</answer>"]["accuracy"] == pytest.approx(0.8) != metric[0, "<answer>11</answer>"]
+    assert got["train", 0, "25"]["accuracy"] == 0.0
+
+    # Without the table the copy does not know the own types: the gap this closes.
+    settings["own_types"] = {}
+    (out / "vsgrpo_reward.json").write_text(json.dumps(settings))
+    bare = _run_isolated_reward(out / "vsgrpo_reward.py", _calls(out, [(0, "10", "val")]))
+    assert bare.returncode != 0 and "site_distance" in bare.stderr
+    # verl's reward_kwargs can hand the table in too (+reward.custom_reward_function.reward_kwargs.own_types=...).
+    call = dict(_calls(out, [(0, "<answer>11</answer>", "val")])[0], own_types={"site_distance": "numeric"})
+    assert _isolated_reward(out / "vsgrpo_reward.py", [call])["scores"][0] == got["val", 0, "<answer>11</answer>"]
+
+
+def test_reward_file_without_own_types_records_none(data, tmp_path):
+    out = tmp_path / "verl"
+    export_verl(VerlExport(questions=str(data), out=str(out), val_fraction=0.3))
+    assert json.loads((out / "vsgrpo_reward.json").read_text())["own_types"] == {}
 
 
 # ------------------------------------------------------------------------------------- verl itself (side env)
@@ -468,3 +567,32 @@ def test_reward_module_from_the_package_is_import_light_and_uses_installed_vsgrp
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["1.0", "1.0", "False", "False", "vsgrpo.rewards"]
+
+
+def test_verl_reward_worker_scores_own_question_types(own_data, tmp_path):
+    """verl's reward worker, loading the export's reward by path in verl's environment (no vsgrpo there), scores
+    a team's own numeric and choice types as vsgrpo: MRA / exact match on validation rows, the trainer's accuracy
+    reward on training rows; also through the trainer's RewardLoopManager and its Ray reward-worker actor."""
+    _require_verl_env()
+    from vsgrpo.metrics import score_prediction
+    from vsgrpo.models.tiny import build_tiny_model
+
+    out = tmp_path / "verl"
+    export_verl(VerlExport(questions=str(own_data), out=str(out), val_questions=str(own_data), num_frames=4))
+    model = build_tiny_model("qwen2_vl", tmp_path / "qwen2_vl", tokenizer="small")
+    texts = [(i, t, split) for split in ("val", "train") for i, t in OWN_COMPLETIONS]
+    run = {"model": str(model), "dataset": False, "ray": True,
+           "overrides": (out / "verl_overrides.txt").read_text().splitlines() + [f"actor_rollout_ref.model.path={model}"],
+           "completions": [{"split": split, "id": str(i), "text": t} for i, t, split in texts]}
+    reward = _side({"runs": [run]}, tmp_path)["runs"][0]["reward"]
+    assert len(reward) == len(texts)
+    for (i, t, split), got in zip(texts, reward):
+        _, qt, _, gt, opts, _ = row = OWN_ROWS[i]
+        assert got["decoded"] == t
+        if split == "val":
+            assert got["parts"]["accuracy"] == pytest.approx(score_prediction(t, gt, qt, opts)), (qt, t)
+        want = _grpo_reward("vanilla", row, t, na_shape="metric" if split == "val" else "linear")
+        assert got["parts"] == pytest.approx(want) and got["rm_score_sum"] == pytest.approx(want["score"]), (qt, t)
+        assert got["ray"]["parts"] == pytest.approx(want), (qt, t)
+    val = {(i, t): got["parts"]["accuracy"] for (i, t, split), got in zip(texts, reward) if split == "val"}
+    assert 0 < val[0, "<answer>11</answer>"] < 1 and val[2, "A"] == val[0, "25"] == 0.0 and val[2, "B"] == 1.0

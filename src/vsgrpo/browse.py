@@ -3,15 +3,22 @@
 A small local web app (standard library ``http.server``, bound to 127.0.0.1 only) that shows,
 per scene: the contact sheet and the video, the floor plan with every object's box (an SVG
 drawn here from the meta info and ``floorplans/``), and the questions with their answers,
-filterable by question type. "Flag as wrong" saves the question to ``ROOT/flags.json``
+filterable by question type. With ``--run`` (``runs``: ``eval run`` folders, read by
+:mod:`vsgrpo.browse_runs`) each question also shows every run's raw answer, parsed value and
+score, filterable by right/wrong per run and by disagreement between runs; choosing a question
+marks the boxes it names. The page itself (URL per scene and question, label layout) is
+:mod:`vsgrpo.browse_page`. "Flag as wrong" saves the question to ``ROOT/flags.json``
 (:mod:`vsgrpo.flags`, replaced atomically), which ``data build`` and ``train`` honour by
 leaving it out.
 
-Routes: ``/`` (the page), ``/api/scenes``, ``/api/scene?dataset=&scene=``,
+Routes: ``/`` (the page), ``/api/scenes`` (scenes, question types, runs, notices and a brief
+``index`` of every question for the filters), ``/api/scene?dataset=&scene=`` (objects, and the
+questions with their runs' answers and the floor-plan boxes they name: ``marks``),
 ``/floorplan.svg?dataset=&scene=``, ``/media/previews/...png``, ``/media/videos/...mp4``
 (byte ranges, so the video can seek), and ``POST /api/flag`` ``{"id", "flagged", "note"}``.
 Paths from requests are joined with :func:`vsgrpo.io.safe_join`, so nothing outside the root's
-``previews/`` and ``videos/`` folders is served; a POST from another origin is refused.
+``previews/`` and ``videos/`` folders is served (nothing of a run folder is served as a file: its
+samples reach the page as JSON); a POST from another origin is refused.
 
 Hardened as a local dev server should be (docs/questions.md, "Flagging wrong questions"): a request whose ``Host``
 is not the address the server is bound to is refused (DNS rebinding: a page of another site
@@ -36,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from .browse_page import PAGE
 from .errors import VsgrpoError
 from .flags import FLAGS_FILE, load_flags, row_key, set_flag
 
@@ -77,7 +85,9 @@ def _plain(value):
 class BrowseData:
     """The scenes of a data root and (optionally) a questions file, indexed for the page."""
 
-    def __init__(self, root: str | os.PathLike, questions: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike, questions: str | os.PathLike | None = None,
+                 runs: list[str | os.PathLike] = ()):
+        from .browse_runs import load_runs, recorded_questions
         from .dataset import load_scenes, read_questions
 
         self.root = Path(root)
@@ -88,6 +98,10 @@ class BrowseData:
         self.index = load_scenes(meta)
         if questions is None and (self.root / "questions.parquet").is_file():
             questions = self.root / "questions.parquet"
+        if questions is None and runs:  # the questions the first run answered, as its config.json names them
+            questions = recorded_questions(runs[0])
+            if questions is None:
+                raise VsgrpoError(f"--run {runs[0]}: pass --questions, the questions file the run answered")
         self.questions_path = Path(questions) if questions is not None else None
         self.rows: list[dict] = []
         if self.questions_path is not None:
@@ -97,7 +111,28 @@ class BrowseData:
         self.by_scene: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for r in self.rows:
             self.by_scene[(str(r["dataset"]), str(r["scene_name"]))].append(r)
+        self.runs = load_runs(list(runs), self.by_id, self.questions_path)
         self.lock = threading.Lock()
+
+    def notices(self) -> list[str]:
+        from .browse_runs import notices
+
+        return notices(self.runs, len(self.rows))
+
+    def _compare(self, qid: int) -> dict:
+        from .browse_runs import compare
+
+        return compare([run.samples.get(qid) for run in self.runs])
+
+    def question_index(self) -> list[dict]:
+        """Every question in brief (scene, type, per-run verdicts), so the page can filter the scene list."""
+        out = []
+        for r in self.rows:
+            c = self._compare(int(r["id"]))
+            out.append({"id": int(r["id"]), "dataset": str(r["dataset"]), "scene_name": str(r["scene_name"]),
+                        "type": str(r["question_type"]), "verdicts": c["verdicts"], "disagree": c["disagree"],
+                        "split": c["split"]})
+        return out
 
     def flags(self) -> dict[str, dict]:
         return load_flags(self.root)
@@ -117,12 +152,18 @@ class BrowseData:
         return out
 
     def scene(self, dataset: str, name: str) -> dict:
+        from .browse_runs import shown
+        from .questions.aliases import to_question
+
         scene = self._scene(dataset, name)
         flags = self.flags()
-        objects = [{"category": c, "index": i, "centroid": [round(float(v), 3) for v in b.centroid],
+        objects = [{"k": k, "category": c, "name": to_question(c), "index": i,
+                    "centroid": [round(float(v), 3) for v in b.centroid],
                     "extents": [round(float(v), 3) for v in b.extents]}
-                   for c, boxes in sorted(scene.objects.items()) for i, b in enumerate(boxes)]
-        questions = [dict(q, flagged=row_key(q) in flags, answer_text=_answer_text(q))
+                   for k, (c, i, b) in enumerate(_boxes(scene))]
+        questions = [dict(q, flagged=row_key(q) in flags, answer_text=_answer_text(q), marks=_marks(q, scene),
+                          runs=[shown(run.samples.get(int(q["id"]))) for run in self.runs],
+                          **self._compare(int(q["id"])))
                      for q in self.by_scene.get((dataset, name), [])]
         return {"dataset": dataset, "scene_name": name, "room_size": float(scene.room_size),
                 "object_counts": dict(scene.object_counts), "objects": objects, "questions": questions}
@@ -152,6 +193,21 @@ class BrowseData:
         return floorplan_svg(self._scene(dataset, name))
 
 
+def _boxes(scene) -> list[tuple[str, int, object]]:
+    """``(category, index, box)`` of every object, in the order the floor plan numbers them (``data-k``)."""
+    return [(c, i, b) for c, bs in sorted(scene.objects.items()) for i, b in enumerate(bs)]
+
+
+def _marks(q: dict, scene) -> list[int]:
+    """The floor-plan numbers of the boxes a question names (every box of each named category)."""
+    from .questions.aliases import to_meta
+
+    raw = q.get("objects")
+    names = [] if raw is None or isinstance(raw, (str, float)) else [str(o) for o in raw]
+    named = {to_meta(n, scene) for n in names}
+    return [k for k, (c, _, _) in enumerate(_boxes(scene)) if c in named]
+
+
 def _answer_text(q: dict) -> str:
     """The answer as words: the text of the ground-truth option, else the ground truth."""
     gt = str(q.get("ground_truth"))
@@ -163,11 +219,17 @@ def _answer_text(q: dict) -> str:
 
 
 def floorplan_svg(scene, *, size: int = 420) -> str:
-    """Top view (x right, y up) of the room outline and every object's box footprint, labelled."""
+    """Top view (x right, y up) of the room outline and every object's box footprint, labelled.
+
+    Box ``k`` (in :func:`_boxes` order) is ``<polygon class="box" data-k=k>`` with a hover title; its
+    label is ``<text class="label" data-k=k>`` at the box's centre (the page moves or hides labels
+    that would overlap and marks the boxes a chosen question names)."""
     import numpy as np
 
+    from .questions.aliases import to_question
+
     polys = [np.asarray(p, float) for p in (scene.floor_plan.polygons if scene.floor_plan else [])]
-    boxes = [(c, i, b) for c, bs in sorted(scene.objects.items()) for i, b in enumerate(bs)]
+    boxes = _boxes(scene)
     feet = []
     for c, i, b in boxes:
         pts = b.corners()[:, :2]
@@ -191,12 +253,13 @@ def floorplan_svg(scene, *, size: int = 420) -> str:
         parts.append(f'<polygon points="{path(p)}" fill="#eef2f7" stroke="#445" stroke-width="2"/>')
     for k, (c, i, f) in enumerate(feet):
         hue = (k * 47) % 360
-        parts.append(f'<polygon class="box" data-category="{html.escape(c)}" points="{path(f)}" '
-                     f'fill="hsla({hue},60%,55%,0.35)" stroke="hsl({hue},60%,35%)" stroke-width="1">'
-                     f'<title>{html.escape(c)} #{i}</title></polygon>')
+        name = html.escape(to_question(c))
+        parts.append(f'<polygon class="box" data-k="{k}" data-category="{html.escape(c)}" data-name="{name}" '
+                     f'points="{path(f)}" fill="hsla({hue},60%,55%,0.35)" stroke="hsl({hue},60%,35%)" '
+                     f'stroke-width="1"><title>{name} #{i}</title></polygon>')
         cx, cy = xy(f.mean(0))
-        parts.append(f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="9" text-anchor="middle" '
-                     f'font-family="sans-serif">{html.escape(c)}</text>')
+        parts.append(f'<text class="label" data-k="{k}" x="{cx:.1f}" y="{cy:.1f}" font-size="9" '
+                     f'text-anchor="middle" font-family="sans-serif">{name}</text>')
     metres = 1.0 if span < 8 else 2.0
     parts.append(f'<line x1="12" y1="{size - 4}" x2="{12 + metres * scale:.1f}" y2="{size - 4}" stroke="#000" '
                  f'stroke-width="2"/><text x="14" y="{size - 7}" font-size="9" font-family="sans-serif">'
@@ -339,7 +402,8 @@ class _Handler(BaseHTTPRequestHandler):
                 d = self.data
                 self._json({"root": str(d.root), "questions_file": str(d.questions_path or ""),
                             "flags_file": str(d.root / FLAGS_FILE), "question_types": d.question_types(),
-                            "scenes": d.scenes()})
+                            "scenes": d.scenes(), "runs": [run.describe() for run in d.runs],
+                            "notices": d.notices(), "index": d.question_index()})
             elif url.path == "/api/scene":
                 self._json(self.data.scene(q.get("dataset", ""), q.get("scene", "")))
             elif url.path == "/floorplan.svg":
@@ -469,9 +533,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(root: str | os.PathLike, questions: str | os.PathLike | None = None, *, port: int = 8765,
-                host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """A ready (not yet serving) server for ``root``; ``port=0`` picks a free port."""
-    data = BrowseData(root, questions)
+                host: str = "127.0.0.1", runs: list[str | os.PathLike] = ()) -> ThreadingHTTPServer:
+    """A ready (not yet serving) server for ``root``; ``port=0`` picks a free port; ``runs``: eval run
+    folders whose predictions the page shows beside each question (:mod:`vsgrpo.browse_runs`)."""
+    data = BrowseData(root, questions, runs)
     handler = type("BrowseHandler", (_Handler,), {"data": data})
     try:
         server = _BoundedServer((host, port), handler)
@@ -516,91 +581,3 @@ def _os_message(e: BaseException) -> str:
 def url_of(server: ThreadingHTTPServer) -> str:
     host, port = server.server_address[:2]
     return f"http://{host}:{port}/"
-
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vsgrpo data browse</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:0;display:flex;height:100vh;color:#222}
-#side{width:260px;overflow:auto;border-right:1px solid #ddd;padding:8px;box-sizing:border-box;background:#f7f7f9}
-#side h1{font-size:15px;margin:4px 0 8px} #side .meta{font-size:11px;color:#666;word-break:break-all}
-#scenes{list-style:none;padding:0;margin:8px 0} #scenes li{padding:4px 6px;cursor:pointer;border-radius:4px;font-size:13px}
-#scenes li:hover{background:#e8ecf4} #scenes li.active{background:#cfd9ee} #scenes .n{float:right;color:#666;font-size:11px}
-#main{flex:1;overflow:auto;padding:10px 16px}
-#media{display:flex;gap:12px;flex-wrap:wrap;align-items:flex-start}
-#media img,#media video{height:260px;max-width:100%;border:1px solid #ccc;object-fit:contain;background:#fafafa}
-table{border-collapse:collapse;width:100%;font-size:13px;margin-top:10px}
-th,td{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}
-tr.flagged td{background:#fde8e8;text-decoration:line-through;color:#933} tr.flagged td.act{text-decoration:none}
-.opts{color:#555;font-size:12px} .gt{font-weight:600} button.flag{cursor:pointer}
-#bar{display:flex;gap:10px;align-items:center;margin:8px 0} #status{color:#666;font-size:12px}
-</style></head><body>
-<div id="side"><h1>vsgrpo data browse</h1><div class="meta" id="rootinfo"></div>
-<label>question type <select id="type-filter"><option value="">all</option></select></label>
-<ul id="scenes"></ul></div>
-<div id="main"><h2 id="title">choose a scene</h2>
-<div id="media"></div>
-<div id="bar"><span id="count"></span><span id="status"></span></div>
-<table id="questions"><thead><tr><th>id</th><th>type</th><th>question</th><th>answer</th><th></th></tr></thead>
-<tbody></tbody></table></div>
-<script>
-let info=null, current=null;
-const $=s=>document.querySelector(s);
-function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
-async function getJSON(u,o){const r=await fetch(u,o);const j=await r.json();if(!r.ok)throw new Error(j.error||r.status);return j;}
-async function loadScenes(){
-  info=await getJSON('/api/scenes');
-  $('#rootinfo').textContent='root: '+info.root+' | questions: '+(info.questions_file||'none (pass --questions)')+' | flags: '+info.flags_file;
-  const sel=$('#type-filter');
-  if(sel.options.length===1)for(const t of info.question_types){const o=document.createElement('option');o.value=t;o.textContent=t;sel.appendChild(o);}
-  const ul=$('#scenes');ul.innerHTML='';
-  for(const s of info.scenes){
-    const li=document.createElement('li');li.dataset.key=s.dataset+'/'+s.scene_name;
-    li.innerHTML=esc(s.scene_name)+'<span class="n">'+s.questions+' q'+(s.flagged?' / '+s.flagged+' flagged':'')+'</span>';
-    li.onclick=()=>showScene(s.dataset,s.scene_name);
-    if(current&&li.dataset.key===current.dataset+'/'+current.scene_name)li.classList.add('active');
-    ul.appendChild(li);}
-}
-async function showScene(ds,name){
-  current=await getJSON('/api/scene?dataset='+encodeURIComponent(ds)+'&scene='+encodeURIComponent(name));
-  for(const li of document.querySelectorAll('#scenes li'))li.classList.toggle('active',li.dataset.key===ds+'/'+name);
-  $('#title').textContent=ds+' / '+name+' ('+current.room_size.toFixed(1)+' m\u00b2, '+current.objects.length+' objects)';
-  const s=info.scenes.find(x=>x.dataset===ds&&x.scene_name===name);
-  const q='dataset='+encodeURIComponent(ds)+'&scene='+encodeURIComponent(name);
-  const m=encodeURIComponent(ds)+'/'+encodeURIComponent(name);
-  let h='';
-  if(s&&s.preview)h+='<img class="sheet" alt="contact sheet" src="/media/previews/'+m+'.png">';
-  h+='<img class="plan" alt="floor plan" src="/floorplan.svg?'+q+'">';
-  if(s&&s.video)h+='<video controls muted src="/media/videos/'+m+'.mp4"></video>';
-  $('#media').innerHTML=h;
-  renderQuestions();
-}
-function renderQuestions(){
-  const tb=$('#questions tbody');tb.innerHTML='';
-  if(!current)return;
-  const t=$('#type-filter').value;
-  const rows=current.questions.filter(q=>!t||q.question_type===t);
-  for(const q of rows){
-    const tr=document.createElement('tr');tr.dataset.id=q.id;tr.dataset.type=q.question_type;
-    if(q.flagged)tr.classList.add('flagged');
-    const opts=(q.options||[]).map(esc).join('<br>');
-    tr.innerHTML='<td>'+q.id+'</td><td>'+esc(q.question_type)+'</td><td>'+esc(q.question).replace(/\\n/g,'<br>')+
-      (opts?'<div class="opts">'+opts+'</div>':'')+'</td><td class="gt">'+esc(q.ground_truth)+
-      (q.answer_text!==String(q.ground_truth)?' ('+esc(q.answer_text)+')':'')+'</td>'+
-      '<td class="act"><button class="flag" data-id="'+q.id+'">'+(q.flagged?'unflag':'flag as wrong')+'</button></td>';
-    tb.appendChild(tr);}
-  $('#count').textContent=rows.length+' question(s)'+(t?' of type '+t:'');
-}
-document.addEventListener('click',async ev=>{
-  const b=ev.target.closest('button.flag');if(!b)return;
-  const id=Number(b.dataset.id);const q=current.questions.find(x=>x.id===id);
-  try{const r=await getJSON('/api/flag',{method:'POST',headers:{'Content-Type':'application/json'},
-        body:JSON.stringify({id:id,flagged:!q.flagged})});
-    q.flagged=r.flagged;$('#status').textContent=(r.flagged?'flagged':'unflagged')+' question '+id+' ('+r.flags+' flag(s) saved)';
-    renderQuestions();loadScenes();}
-  catch(e){$('#status').textContent='error: '+e.message;}
-});
-$('#type-filter').onchange=renderQuestions;
-loadScenes().then(()=>{if(info.scenes.length)showScene(info.scenes[0].dataset,info.scenes[0].scene_name);});
-</script></body></html>
-"""

@@ -201,6 +201,27 @@ def compute_baselines(questions: Iterable[Mapping]) -> dict:
     return out
 
 
+def frequency_scores(questions: Iterable[Mapping]) -> dict:
+    """Each question's score under the chance (frequency) row: ``{id: (question_type, score in [0, 1])}``.
+
+    The per-question terms whose per-type means :func:`compute_baselines` reports, so a bootstrap
+    over scenes (:mod:`vsgrpo.eval.intervals`) can give the row an interval and pair it with a model.
+    """
+    questions = list(questions)
+    by_type = _group(questions)
+    answers = _per_type(by_type)[FREQUENCY][1]
+    keys = {qt: _closed_vocabulary(qs) for qt, qs in by_type.items()}
+    out = {}
+    for q in questions:
+        qt = q["question_type"]
+        if metrics.answer_kind(qt) == "na":
+            score = metrics.mean_relative_accuracy(float(answers[qt]), float(q["ground_truth"]))
+        else:
+            score = float(_answer_key(q, keys[qt]) == answers[qt])
+        out[q["id"]] = (qt, score)
+    return out
+
+
 def prior_scores(train: Iterable[Mapping], heldout: Iterable[Mapping]) -> dict:
     """A results-like dict (``scores``, ``overall``, ``count``, ``answers``): each type's constant
     answer chosen on ``train`` (best MRA value; most frequent answer text), scored on ``heldout``

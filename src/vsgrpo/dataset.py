@@ -40,7 +40,12 @@ from .questions import (
     scored_tasks,
 )
 from .questions.options import LetterBalancer, lettered, numeric_distractors
-from .questions_parquet import REQUIRED_COLUMNS, questions_schema, read_questions  # noqa: F401 (the dataset API)
+from .questions_parquet import (  # noqa: F401 (the dataset API)
+    BUILD_CONFIG_FILE,
+    REQUIRED_COLUMNS,
+    questions_schema,
+    read_questions,
+)
 from .scene import Scene, SceneIndex
 
 
@@ -309,19 +314,18 @@ def write_dataset(out_dir: str | os.PathLike, questions: list[Question], summary
 
 
 def load_scenes(meta: str | os.PathLike) -> SceneIndex:
-    """Load meta info; when ``meta`` is ``ROOT/meta`` of a data root, attach ROOT's sidecars."""
+    """Load meta info (``meta``: a data root, its ``meta/`` or a meta file, see
+    :func:`vsgrpo.scene_files.meta_folder`); from a data root, attach its sidecars."""
     from .scene import load_meta_dir
-    from .scene_files import META_DIR, attach_sidecars
+    from .scene_files import META_DIR, attach_sidecars, meta_folder
 
-    path = Path(meta)
+    path = meta_folder(meta)
     index = load_meta_dir(path)
     if path.is_dir() and path.name == META_DIR:
         attach_sidecars(index, path.parent)
     return index
 
 
-#: the settings of a build, stored in OUT before the work (see :func:`build_settings`)
-BUILD_CONFIG_FILE = "build_config.json"
 _BUILD_FLAGS = {"meta": "--meta", "style": "--style", "distance": "--distance", "per_scene": "--per-scene",
                 "seed": "--seed", "tasks": "--tasks", "na_options": "--na-options",
                 "appearance_threshold": "--appearance-threshold", "balance": "balance (--no-balance)",
@@ -349,7 +353,9 @@ def build(meta: str | os.PathLike, out: str | os.PathLike, config: BuildConfig, 
     if debias and config.style != "bench":
         raise VsgrpoError("--debias needs --style bench (the audit reads the lettered options)")
     from .io import check_settings, remove_stale_temps, run_lock, safe_join
+    from .scene_files import meta_folder
 
+    meta = meta_folder(meta)  # a data root and its meta/ are one build (and one record)
     index = load_scenes(meta)
     for dataset, name in index:  # the video column is "{dataset}/{scene_name}.mp4": it must stay in the root
         try:

@@ -7,7 +7,8 @@ Contract. ``fetch_vsibench(out, config="full")`` writes::
     OUT/fetch.json                           provenance: repository, commit, files with sha256, per configuration
     OUT/.fetch/                              downloads in progress and their verification records
 
-so that ``vsgrpo eval run --questions OUT/full.parquet --videos OUT`` runs the benchmark.
+so that ``vsgrpo eval run --questions OUT/full.parquet`` runs the benchmark (``fetch.json`` beside
+the parquet tells :func:`vsgrpo.questions_parquet.video_root` that the videos are in OUT).
 
 - Which parquet files make a configuration is read from the dataset card's ``configs:`` (the
   hub's own convention; a card without it: ``test-*.parquet`` is ``full``). The videos come from
@@ -39,13 +40,14 @@ from . import hub
 from .errors import VsgrpoError
 from .io import atomic_path, commit, ensure_writable_dir, run_lock, write_json
 from .progress import LineProgress, progress
+from .questions_parquet import FETCH_RECORD_FILE
 
 VSIBENCH_REPO = "nyu-visionx/VSI-Bench"
 CONFIGS = ("full", "debiased")
 # A card without ``configs:`` (VSI-Bench's first release) has one default configuration: the full set.
 FALLBACK_PATTERNS = {"full": ("test-*.parquet", "test.parquet"), "debiased": ("test_debiased.parquet",)}
 WORK_DIR = ".fetch"
-RECORD_FILE = "fetch.json"
+RECORD_FILE = FETCH_RECORD_FILE  # also what makes ``eval run`` find the videos here without --videos
 CHUNK = 1 << 20
 
 

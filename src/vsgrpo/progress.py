@@ -236,6 +236,25 @@ def quiet_libraries(environ=None) -> None:
         return
     for key, value in _QUIET_ENV.items():
         env.setdefault(key, value)
+    if environ is None:
+        _quiet_imported()
+
+
+def _quiet_imported() -> None:
+    """The same for libraries imported already (``vsgrpo.cli.main`` called from a notebook or a test run):
+    they read the environment once, so their own switches turn the bars off."""
+    import sys
+
+    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") != "1":
+        return  # the user's own setting
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def trainer_callback():

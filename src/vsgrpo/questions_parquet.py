@@ -14,6 +14,10 @@ from pathlib import Path
 from .errors import VsgrpoError
 
 REQUIRED_COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth", "options")
+#: the settings of a ``data build``, written beside its questions.parquet; its ``meta`` names the scenes' folder
+BUILD_CONFIG_FILE = "build_config.json"
+#: the record ``data fetch`` writes beside the benchmark's parquet; the videos are ``{dataset}/{scene_name}.mp4`` there
+FETCH_RECORD_FILE = "fetch.json"
 
 
 def questions_schema():
@@ -91,3 +95,51 @@ def declare_own_types(df, source: str | os.PathLike = "questions file") -> None:
             declare_own_type(qt, kind)
         except VsgrpoError as e:
             raise VsgrpoError(f"{source}: {e}") from None
+
+
+def video_root(questions: str | os.PathLike, given: str | os.PathLike | None = None, *,
+               setting: str = "--videos") -> Path:
+    """The folder holding the videos of a questions file (``{dataset}/{scene_name}.mp4``, or its ``video`` column).
+
+    The one rule behind ``train`` (``video_root``), validation while training and ``eval run``
+    (``--videos``): ``given`` always wins. Else, for questions made by ``data build --meta ROOT``
+    (or ``ROOT/meta``), the build's record beside them (``build_config.json``) names ROOT, and the
+    videos are ``ROOT/videos``, wherever ``--out`` was. Else, for a benchmark ``data fetch`` wrote
+    (its record ``fetch.json`` beside the file), the file's own folder. Else ``videos/`` beside the
+    questions file (the layout of ``data import`` and of a build into the data root itself). A record
+    whose videos folder is gone falls back to ``videos/`` beside the file when that exists (the
+    questions were moved with their videos), else it is an error naming the record. ``setting``
+    names the setting to pass in that error.
+    """
+    if given:
+        return Path(given)
+    path = Path(questions)
+    folder = path.resolve().parent
+    beside = folder / "videos"
+    record = folder / BUILD_CONFIG_FILE
+    recorded = _recorded_video_root(record)
+    if recorded is None:
+        return folder if (folder / FETCH_RECORD_FILE).is_file() else beside
+    if recorded.is_dir():
+        return recorded
+    if beside.is_dir():
+        return beside
+    raise VsgrpoError(f"{record} says these questions were built from the scenes in {recorded.parent / 'meta'}, "
+                      f"but their videos folder {recorded} does not exist (nor videos/ beside {path.name}); pass "
+                      f"{setting} with the folder holding {{dataset}}/{{scene_name}}.mp4")
+
+
+def _recorded_video_root(record: Path) -> Path | None:
+    """``ROOT/videos`` of the data root a build record's ``meta`` names (``None``: no record, or a
+    bare meta folder with no data root around it)."""
+    import json
+
+    from .scene_files import META_DIR, VIDEO_DIR
+
+    try:
+        meta = json.loads(record.read_text(encoding="utf-8")).get("meta")
+    except (OSError, ValueError, AttributeError):
+        return None  # no record (or not one data build wrote): the layout beside the file decides
+    if not isinstance(meta, str) or Path(meta).name != META_DIR:
+        return None
+    return Path(meta).parent / VIDEO_DIR

@@ -82,12 +82,13 @@ def _best_validation(run: Path) -> dict | None:
 def eval_command(run: Path, cfg: dict) -> str:
     """The ``vsgrpo eval run`` command for the run's final model (its validation set when it has one)."""
     model = run / "final"  # a LoRA adapter folder too: eval run loads its base with the adapter merged
-    if cfg.get("eval_questions"):  # the run's validation set, with its videos as training found them
-        questions = cfg["eval_questions"]
-        videos = cfg.get("eval_videos") or str(Path(questions).parent / "videos")
+    if cfg.get("eval_questions"):  # the run's validation set; no eval_videos: eval run finds them as training did
+        questions, videos = cfg["eval_questions"], cfg.get("eval_videos")
     else:  # the benchmark as `vsgrpo data fetch vsibench --out vsibench` lays it out
         questions, videos = "vsibench/full.parquet", "vsibench"
-    parts = ["vsgrpo", "eval", "run", "--model", str(model), "--questions", str(questions), "--videos", str(videos)]
+    parts = ["vsgrpo", "eval", "run", "--model", str(model), "--questions", str(questions)]
+    if videos:
+        parts += ["--videos", str(videos)]
     if cfg.get("mode"):
         parts += ["--mode", str(cfg["mode"])]
     parts += ["--out", str(run / "eval-final")]

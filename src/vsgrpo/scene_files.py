@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import VsgrpoError
 from .io import atomic_path, safe_join, write_json
 from .scene import CameraTrack, FloorPlan, Scene, SceneIndex, Visibility
 
@@ -30,6 +31,29 @@ META_DIR, VIDEO_DIR, VIS_DIR, PLAN_DIR, CAM_DIR, PREVIEW_DIR = (
     "meta", "videos", "visibility", "floorplans", "cameras", "previews")
 #: every folder a data root's writers (synth, ingest) write into
 DATA_DIRS = (META_DIR, VIDEO_DIR, VIS_DIR, PLAN_DIR, CAM_DIR, PREVIEW_DIR)
+
+
+def meta_folder(meta: str | os.PathLike) -> Path:
+    """The meta info a ``--meta`` names: a data root (the folder holding ``meta/``, as ``data synth``
+    and ``data ingest`` write it) gives its ``meta/``; a meta folder or a meta info file is itself.
+
+    Anything else is one error saying what was expected: a folder with the other parts of a data
+    root but no ``meta/``, or a ``data build`` output (questions, not scenes).
+    """
+    path = Path(meta)
+    if not path.is_dir():
+        return path  # a meta info file, or missing (the reader says so)
+    if (path / META_DIR).is_dir():
+        return path / META_DIR
+    expected = (f"--meta takes a data root (the folder holding {META_DIR}/, as data synth and data ingest write it), "
+                f"its {META_DIR}/ folder, or a folder of meta info *.json files ({{dataset}}_meta_info.json)")
+    if (path / "questions.parquet").is_file():
+        raise VsgrpoError(f"{path} holds questions (a data build output), not scenes; {expected}")
+    if any((path / d).is_dir() for d in DATA_DIRS) or any(path.glob("*_config.json")):  # synth/ingest records
+        raise VsgrpoError(f"{path} looks like a data root but has no {META_DIR}/ folder; {expected}")
+    if not any(p.name.endswith(".json") and not p.name.startswith(".") for p in path.iterdir()):
+        raise VsgrpoError(f"{path} holds no meta info *.json files; {expected}")
+    return path
 
 
 def meta_path(root, dataset: str) -> Path:

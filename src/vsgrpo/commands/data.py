@@ -128,7 +128,8 @@ def _preset_names():
 class BuildFlags:
     """``data build`` flags beside :class:`BuildConfig`'s."""
 
-    meta: str = option(path="dir", help="directory of meta info *.json files (or ROOT/meta of a data root)")
+    meta: str = option(path="dir", help="a data root (the folder holding meta/), its meta/ folder, or a directory "
+                                        "of meta info *.json files")
     out: str = option(path="out_dir", help="output directory")
     preset: str | None = option(None, items=_preset_names,
                                 help="named settings: vsi100k = the paper's VSI-100k recipe (its six question types, "
@@ -152,8 +153,9 @@ def _add_build(sub) -> None:
     p = sub.add_parser("build", help="derive spatial questions with exact answers from scene meta info",
                        description="Write OUT/questions.parquet (VSI-Bench columns id, dataset, scene_name, "
                                    "question_type, question, ground_truth, options, plus answer, answer_value, "
-                                   "objects, video, extra) and OUT/summary.json (counts per question type). When "
-                                   "--meta is ROOT/meta of a data root, videos, visibility and floor plans under ROOT "
+                                   "objects, video, extra), OUT/summary.json (counts per question type) and OUT/build_config.json "
+                                   "(the settings; train and eval run find ROOT/videos from it). When --meta is a "
+                                   "data root ROOT (or ROOT/meta), videos, visibility and floor plans under ROOT "
                                    "are used too (appearance order, route planning). A --preset sets "
                                    f"{', '.join(_PRESET_FIELDS)} unless those flags are given. See docs/questions.md.")
     add_arguments(p, BuildFlags)
@@ -227,7 +229,8 @@ def format_build_summary(summary: dict) -> str:
 
 @dataclass
 class VerifyFlags:
-    meta: str = option(path="dir", help="directory of meta info *.json files")
+    meta: str = option(path="dir", help="a data root (the folder holding meta/), its meta/ folder, or a directory "
+                                        "of meta info *.json files")
     questions: str = option(path="file", help="questions parquet (VSI-Bench columns)")
     report: str | None = option(None, path="out_file", help="also write the report as JSON here")
 
@@ -411,13 +414,19 @@ class BrowseFlags:
     questions: str | None = option(None, path="file",
                                    help="questions parquet to show (default ROOT/questions.parquet if present)")
     port: int = option(8765, min=0, max=65535, help="port on 127.0.0.1 (0: any free port)")
+    runs: list[str] = option([], flag="--run", action="append", metavar="RUN_DIR",
+                             help="an `eval run` output folder (repeatable): show its answers, parsed values and "
+                                  "scores beside each question (default questions: the first run's --questions)")
 
 
 def _add_browse(sub) -> None:
     p = sub.add_parser("browse", help="look at a data root in the browser; flag wrong questions",
                        description="Serve a local page (127.0.0.1 only) showing per scene the contact sheet, the "
                                    "video, the floor plan with object boxes and the questions with their answers "
-                                   "(filter by question type). 'flag as wrong' saves the question to ROOT/flags.json; "
+                                   "(filter by question type). With --run (repeatable), each run's answer, parsed "
+                                   "value and score too, filterable by right/wrong and by disagreement between runs; "
+                                   "the URL names the scene and question. 'flag as wrong' saves the question to "
+                                   "ROOT/flags.json; "
                                    "`data build --meta ROOT/meta` and `train` (video_root ROOT/videos) leave flagged "
                                    "questions out. Stop with Ctrl-C.")
     add_arguments(p, BrowseFlags)
@@ -425,9 +434,13 @@ def _add_browse(sub) -> None:
 
 
 def _run_browse(args) -> int:
+    import sys
+
     from ..browse import make_server, url_of
 
-    server = make_server(args.root, args.questions, port=args.port)
+    server = make_server(args.root, args.questions, port=args.port, runs=args.runs)
+    for notice in server.data.notices():
+        print(f"vsgrpo: note: {notice}", file=sys.stderr)
     return _serve(server, f"browsing {args.root} at {url_of(server)} (Ctrl-C to stop); flags go to "
                           f"{server.data.root / 'flags.json'}")
 
@@ -546,6 +559,6 @@ def _run_fetch(args) -> int:
         print(f"vsgrpo: warning: {len(res.missing)} videos the questions name are not in the archives, e.g. "
               f"{res.missing[0]}; those questions will be scored as errors", file=sys.stderr)
     print("evaluate: vsgrpo eval run --model MODEL --questions "
-          f"{shlex.quote(str(res.questions))} --videos {shlex.quote(str(res.out))} --out runs/eval-vsibench")
+          f"{shlex.quote(str(res.questions))} --out runs/eval-vsibench")  # fetch.json there names the videos
     return 0
 

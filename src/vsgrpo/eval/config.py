@@ -64,7 +64,9 @@ class EvalConfig:
 
     model: str = option(help="hub id or local model folder (openai backend: served model name)", nonempty=True)
     questions: str = option(help="questions parquet (VSI-Bench schema)", path="file")
-    videos: str = option(help="folder with {dataset}/{scene_name}.mp4")
+    videos: str = option("", help="folder with {dataset}/{scene_name}.mp4 (default: ROOT/videos of the data root the "
+                                  "questions were built from, as their build_config.json records, else videos/ "
+                                  "beside the questions file)")
     out: str = option("eval-run", help="run folder (created; rerun the same command to resume)", path="out_dir")
     frames: int = option(32, help="frames sampled uniformly per video", min=1, max=1024)
     mode: str = option("vanilla", choices=MODES, help="prompt mode")

@@ -19,7 +19,7 @@ for a subset; such resamples are skipped for that type's own interval.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
 
@@ -85,3 +85,29 @@ def bootstrap(rows: Iterable[tuple[str, float, Hashable]], *, resamples: int = R
     return {"overall": interval(overall), "overall_questions": interval(micro),
             "scores": {k: interval(v) for k, v in columns.items()}, "level": level, "resamples": resamples,
             "seed": seed, "unit": "scene", "scenes": n_s}
+
+
+def paired(a: Mapping[Hashable, tuple[str, float, Hashable]], b: Mapping[Hashable, tuple[str, float, Hashable]], *,
+           resamples: int = RESAMPLES, seed: int = SEED, level: float = LEVEL) -> dict | None:
+    """Interval of ``score(a) - score(b)`` on the questions both answered, resampling scenes once for both.
+
+    ``a`` and ``b`` map a question id to ``(question_type, score in [0, 1], scene)``: two models, or
+    a model and a chance row, on the same questions. Every aggregate is a mean over the same
+    questions, so the difference of two resampled aggregates is the aggregate of the per-question
+    differences: the bootstrap of those differences is the paired interval (much narrower than two
+    intervals side by side when both answer the same questions alike). Returns :func:`bootstrap`'s
+    dict plus ``"difference"`` (the point difference of ``overall``, percent) and ``"questions"``;
+    ``None`` when no question is shared.
+    """
+    from ..metrics import aggregate
+
+    shared = [i for i in a if i in b]
+    if not shared:
+        return None
+    diff = [(a[i][0], a[i][1] - b[i][1], a[i][2]) for i in shared]
+    out = bootstrap(diff, resamples=resamples, seed=seed, level=level)
+    overall = [aggregate([(a[i][0], a[i][1]) for i in shared]), aggregate([(b[i][0], b[i][1]) for i in shared])]
+    out["difference"] = (None if None in (overall[0].get("overall"), overall[1].get("overall"))
+                         else overall[0]["overall"] - overall[1]["overall"])
+    out["questions"] = len(shared)
+    return out

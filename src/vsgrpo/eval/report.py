@@ -186,15 +186,25 @@ def run_label(run_dir: Path) -> str:
     return run_dir.resolve().name
 
 
+def chance_lines(rows: dict[str, dict]) -> dict[str, dict]:
+    """The chance rows a chart draws as lines (random and frequency, as VSI-Bench prints them), from
+    :func:`vsgrpo.chance.table_rows`; rows of several question sets (named with a suffix) are left out."""
+    from ..chance import FREQUENCY, RANDOM, ROW_LABELS
+
+    return {label: rows[label] for label in (ROW_LABELS[RANDOM], ROW_LABELS[FREQUENCY]) if label in rows}
+
+
 def write_run_report(run_dir: str | os.PathLike, results: dict, *, baselines: dict | None = None) -> None:
-    """``results.md`` and ``results.png`` of one run (``baselines``: its chance rows, printed first)."""
+    """``results.md`` and ``results.png`` of one run (``baselines``: its chance rows, printed first in
+    the table and drawn as lines in the chart)."""
     from ..chance import table_rows
 
     run_dir = Path(run_dir)
     runs = {run_label(run_dir): results}
+    rows = table_rows(baselines)
     with atomic_path(run_dir / "results.md") as tmp:
-        tmp.write_text(results_table(runs, baselines=table_rows(baselines)), encoding="utf-8")
-    bar_chart(runs, run_dir / "results.png", title=f"VSI-Bench: {run_label(run_dir)}")
+        tmp.write_text(results_table(runs, baselines=rows), encoding="utf-8")
+    bar_chart(runs, run_dir / "results.png", title=f"VSI-Bench: {run_label(run_dir)}", reference=chance_lines(rows))
 
 
 def load_run(run_dir: str | os.PathLike) -> dict:
@@ -283,7 +293,8 @@ def compare_runs(run_dirs: list[str | os.PathLike], *, out: str | os.PathLike | 
         runs[name] = load_run(d)
         chance[name] = load_baselines(d)
         ids[name] = load_question_ids(d)
-    table = results_table(runs, baselines=baseline_rows(chance))
+    chance_rows = baseline_rows(chance)
+    table = results_table(runs, baselines=chance_rows)
     warning = question_set_warning(ids, runs)
     if warning:
         print(f"vsgrpo: {warning}", file=sys.stderr)
@@ -292,5 +303,5 @@ def compare_runs(run_dirs: list[str | os.PathLike], *, out: str | os.PathLike | 
         out = ensure_writable_dir(out)
         with atomic_path(out / "report.md") as tmp:
             tmp.write_text(table, encoding="utf-8")
-        bar_chart(runs, out / "report.png")
+        bar_chart(runs, out / "report.png", reference=chance_lines(chance_rows))  # one question set: its lines
     return table

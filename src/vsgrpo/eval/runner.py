@@ -174,12 +174,28 @@ def run_eval(config: EvalConfig | None = None, *, backend_instance: Backend | No
         options = {**config.backend_options, "base_url": resolve_base_url(config.backend_options.get("base_url"))}
         config = replace(config, backend_options=options)
     questions = load_questions(config.questions, limit=config.limit, subset=config.subset)
+    if not config.videos:  # stored resolved in config.json, so a rerun compares the folder actually read
+        config = replace(config, videos=str(_default_videos(config)))
     videos = Path(config.videos)
     if not videos.is_dir() and not config.blind:
         raise VsgrpoError(f"videos folder not found: {videos} (expected {{dataset}}/{{scene_name}}.mp4 inside)")
     out = ensure_writable_dir(config.out)
     with run_lock(out, "eval run"):
         return _run_locked(out, questions, videos, config, backend_instance)
+
+
+def _default_videos(config: EvalConfig) -> Path:
+    """No ``--videos``: the build record's data root, else a fetched benchmark's own folder, else ``videos/``
+    beside the questions (:func:`vsgrpo.questions_parquet.video_root`); a blind run reads no video, so never
+    fails here."""
+    from ..questions_parquet import video_root
+
+    try:
+        return video_root(config.questions)
+    except VsgrpoError:
+        if config.blind:
+            return Path(config.questions).resolve().parent / "videos"
+        raise
 
 
 def _run_locked(out: Path, questions: list[dict], videos: Path, config: EvalConfig,

@@ -30,6 +30,10 @@ FSDP, vLLM/SGLang rollouts); see docs/scaling.md. The export writes, under ``DIR
   built-in rewards by name with their weights, and each user ``package.module:function`` copied
   to ``vsgrpo_user_rewards/package.module.py`` with its weight when its module needs only the
   standard library and numpy (anything else is refused, with one line, before anything is written).
+  The question types of the exported rows that vsgrpo does not ship (a team's own, declared by the
+  questions file's ``question_kind``; or registered from Python) go into ``vsgrpo_reward.json`` as
+  data, ``own_types: {name: "numeric" | "choice"}``, which the reward declares to its copy of the
+  table of question types when verl loads it, so they score as in vsgrpo (MRA / exact match).
 - ``verl_overrides.txt``: one ``key=value`` verl override per line pointing verl at all of the
   above, plus ``data.mm_processor_kwargs`` (the pixel budget for the model's processor in verl's
   dataset and vLLM rollout, as vsgrpo sets it on its processor) and ``data.max_prompt_length``
@@ -70,10 +74,10 @@ class VerlExport:
 
     questions: str = ""
     out: str = ""
-    root: str = ""                 # video root of `questions` (default: videos/ beside it)
+    root: str = ""                 # video root of `questions` (default: questions_parquet.video_root)
     mode: str = "vanilla"
     val_questions: str = ""
-    val_root: str = ""             # video root of `val_questions` (default: videos/ beside it)
+    val_root: str = ""             # video root of `val_questions` (default: likewise)
     val_fraction: float = 0.05     # used when no val_questions: whole scenes held out
     num_frames: int = DEFAULT_FRAMES
     min_pixels: int = DEFAULT_MIN_PIXELS
@@ -192,9 +196,10 @@ def frames_for(num_frames: int, n_video: int) -> int:
 # --------------------------------------------------------------------------- rows
 
 def _load(questions: str, root: str, spec: VerlExport):
-    from ..train.data import default_video_root, load_rows
+    from ..questions_parquet import video_root as find_video_root
+    from ..train.data import load_rows
 
-    video_root = Path(root) if root else default_video_root(questions)
+    video_root = find_video_root(questions, root)
     rows = load_rows(questions, video_root, mode=spec.mode, question_types=spec.question_types or None,
                      max_samples=spec.max_samples, seed=spec.seed, check_videos=True)
     return rows, Path(os.path.abspath(video_root))
@@ -244,6 +249,17 @@ def _records(rows: list[dict], root: Path, root_as: str, split: str, spec: VerlE
                            "na_shape": "metric" if split == "val" else None},
         })
     return out, max_vision
+
+
+def own_types(rows: list[dict]) -> dict[str, str]:
+    """``{question_type: "numeric" | "choice"}`` for the types of ``rows`` that vsgrpo does not ship (a team's own,
+    declared by its questions file's ``question_kind``, or registered from Python): the reward copy starts with
+    the built-in table only, so the export hands it these (as data: names are never turned into code)."""
+    from ..question_types import BUILTIN, QUESTION_KINDS, get_type
+
+    builtin = {t.name for t in BUILTIN}
+    word = {kind: w for w, kind in QUESTION_KINDS.items()}
+    return {qt: word[get_type(qt).kind] for qt in sorted({r["question_type"] for r in rows}) if qt not in builtin}
 
 
 def _schema():
@@ -452,7 +468,8 @@ def export_verl(spec: VerlExport) -> dict:
         _write_parquet(val, out / "val.parquet")
         settings = {"mode": spec.mode, "na_shape": spec.na_shape, "na_tolerance": spec.na_tolerance,
                     "parser": spec.answer_parser, "allow_empty_reasoning": spec.allow_empty_reasoning,
-                    "format_weight": spec.format_weight, "rewards": [list(s) for s in spec.reward_specs()]}
+                    "format_weight": spec.format_weight, "rewards": [list(s) for s in spec.reward_specs()],
+                    "own_types": own_types(train_rows + val_rows)}
         reward = write_reward_files(out, settings, spec.user_reward_files())
         max_vision = max(max_train, max_val)
         max_prompt = int(math.ceil((max_vision + TEXT_TOKEN_MARGIN) / 64) * 64)

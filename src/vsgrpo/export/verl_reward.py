@@ -31,7 +31,11 @@ Settings (``vsgrpo_reward.json``; each can be overridden with verl's
 ``+reward.custom_reward_function.reward_kwargs.KEY=VALUE``): ``mode`` (vanilla | think | observe;
 a row's ``extra_info.mode`` wins, since its prompt was built for it), ``na_shape``,
 ``na_tolerance``, ``parser``, ``allow_empty_reasoning``, ``format_weight``, ``rewards``,
-``user_modules``. A row's
+``user_modules``, ``own_types``. ``own_types`` (``{question_type: "numeric" | "choice"}``) names the
+question types of the exported rows that vsgrpo does not ship (a team's own, ``question_kind`` in its
+questions file, or a type registered from Python): they are declared to the scoring copy's table of
+question types at import (:func:`vsgrpo.question_types.declare_own_type`), so a numeric one scores by
+MRA and a choice one by exact match, as in vsgrpo. A row's
 ``extra_info.na_shape`` wins too: the export sets it to ``metric`` on validation rows, so verl's
 validation accuracy of numeric questions is VSI-Bench's MRA, exactly as ``vsgrpo eval score``.
 Each row's ``extra_info`` must carry ``question_type`` and ``options`` (an empty list for none).
@@ -52,7 +56,8 @@ SCORING_DIR = "vsgrpo_scoring"
 SETTINGS_FILE = "vsgrpo_reward.json"
 USER_DIR = "vsgrpo_user_rewards"
 DEFAULTS = {"mode": "vanilla", "na_shape": "linear", "na_tolerance": 0.5, "parser": "official",
-            "allow_empty_reasoning": True, "format_weight": 1.0, "rewards": [], "user_modules": {}}
+            "allow_empty_reasoning": True, "format_weight": 1.0, "rewards": [], "user_modules": {},
+            "own_types": {}}
 
 
 def _rewards_module():
@@ -84,8 +89,18 @@ def _load_settings() -> dict:
     return out
 
 
+def _declare_own_types(own_types) -> None:
+    """Declare the export's own question types (``{name: "numeric" | "choice"}``) to the scoring code's table;
+    idempotent, and an error for a name vsgrpo already knows with the other kind."""
+    for name, kind in dict(own_types or {}).items():
+        _QUESTION_TYPES.declare_own_type(str(name), str(kind))
+
+
 _REWARDS = _rewards_module()
+# The same package's table of question types (the copy's, or the installed vsgrpo's): the one `rewards` reads.
+_QUESTION_TYPES = importlib.import_module(_REWARDS.__name__.rpartition(".")[0] + ".question_types")
 SETTINGS = _load_settings()
+_declare_own_types(SETTINGS["own_types"])
 
 
 def _user_reward(name: str):
@@ -135,6 +150,8 @@ def compute_score(data_source=None, solution_str="", ground_truth=None, extra_in
     if unknown:
         raise TypeError(f"compute_score(): unknown reward_kwargs {unknown}; known: {sorted(DEFAULTS)}")
     s = {**SETTINGS, **{k: v for k, v in kwargs.items() if k in DEFAULTS}}
+    if "own_types" in kwargs:  # given as a reward_kwarg: declared before scoring, as the file's are at import
+        _declare_own_types(kwargs["own_types"])
     mode = extra.get("mode") or s["mode"]  # the row's prompt was built for its mode
     na_shape = extra.get("na_shape") or s["na_shape"]  # validation rows: "metric" (VSI-Bench's MRA)
     if "question_type" not in extra:

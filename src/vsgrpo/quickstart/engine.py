@@ -2,11 +2,13 @@
 
 A :class:`Stage` has a *key* (the settings its output depends on), a ``run`` function and the
 folders it owns. :class:`Engine` runs stages in order. Each finished stage writes
-``OUT/<marker_dir>/<stage>.json`` holding the digest of its key, its wall time and what ``run``
-returned. A rerun skips a stage whose marker digest matches; a stage whose key changed is redone
-from scratch (the folders it owns are removed first; nothing else is ever removed), and since a
-stage's key includes the digests of the stages it comes ``after``, so is everything downstream.
-A *resumable* stage interrupted with the same key keeps its folders, so it can continue in them.
+``OUT/<marker_dir>/<stage>.json`` holding the digest of its key, a digest naming that run, its
+wall time and what ``run`` returned. A rerun skips a stage whose marker digest matches and whose
+owned folders are all there and non-empty; a stage whose key changed, or whose output was deleted,
+is redone from scratch (the folders it owns are removed first; nothing else is ever removed), and
+since a stage's key includes the run digests of the stages it comes ``after`` (a redo gives a new
+one), so is everything downstream. A *resumable* stage interrupted with the same key keeps its
+folders, so it can continue in them.
 
 Usage::
 
@@ -53,7 +55,9 @@ class Engine:
         self.marker_dir = marker_dir
         self.log_prefix = log_prefix
         self.stages: list[Stage] = []
-        self.keys: dict[str, str] = {}  # stage name -> digest, filled in as stages are reached
+        # stage name -> the digest naming its finished run, filled in as stages are reached; what the
+        # keys of the stages ``after`` it hold, so that redoing a stage (even with the same key) redoes them
+        self.keys: dict[str, str] = {}
 
     def log(self, msg: str) -> None:
         print(f"{self.log_prefix}: {msg}", file=sys.stderr, flush=True)
@@ -81,6 +85,14 @@ class Engine:
         rec = self._read(self.marker(stage))
         return rec if rec is not None and rec.get("key") == key else None
 
+    @staticmethod
+    def _missing_output(stage: Stage) -> Path | None:
+        """An owned folder that is gone or empty (deleted by hand after the stage finished), else None."""
+        for d in stage.owns:
+            if not d.exists() or (d.is_dir() and not any(d.iterdir())):
+                return d
+        return None
+
     def _started_matches(self, stage: Stage, key: str) -> bool:
         rec = self._read(self.marker(stage).with_suffix(".started"))
         return rec is not None and rec.get("key") == key
@@ -97,14 +109,18 @@ class Engine:
         for i, stage in enumerate(self.stages, 1):
             settings = stage.key()
             key = digest(settings)
-            self.keys[stage.name] = key
             done = self._done(stage, key)
-            if done is not None:
+            missing = self._missing_output(stage) if done is not None else None
+            if done is not None and missing is None:
+                self.keys[stage.name] = done.get("run", key)  # markers written before run digests: the key
                 self.log(f"[{i}/{n}] {stage.title}: done earlier ({done['seconds']:.1f} s), skipped")
                 timings.append({"name": stage.name, "title": stage.title, "seconds": done["seconds"],
                                 "reused": True})
                 continue
-            if not (stage.resumable and self._started_matches(stage, key)):
+            if missing is not None:
+                self.log(f"[{i}/{n}] {stage.title}: done earlier but {missing} is missing or empty, redone "
+                         "with the stages after it")
+            if missing is not None or not (stage.resumable and self._started_matches(stage, key)):
                 for d in stage.owns:  # other settings (or a torn run): start this stage afresh
                     if d.exists():
                         shutil.rmtree(d)
@@ -114,7 +130,11 @@ class Engine:
             t0 = time.perf_counter()
             info = stage.run()
             seconds = time.perf_counter() - t0
-            write_json(self.marker(stage), {"key": key, "seconds": seconds, "info": info, "settings": settings})
+            # A new digest per finished run: the stages after this one see it in their keys and are redone.
+            run = digest({"key": key, "finished_ns": time.time_ns()})
+            self.keys[stage.name] = run
+            write_json(self.marker(stage), {"key": key, "run": run, "seconds": seconds, "info": info,
+                                            "settings": settings})
             self.log(f"[{i}/{n}] {stage.title}: {seconds:.1f} s")
             timings.append({"name": stage.name, "title": stage.title, "seconds": seconds, "reused": False})
         return timings

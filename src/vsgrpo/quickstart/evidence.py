@@ -7,9 +7,13 @@ say the same thing.
 - :func:`chance_and_blind_rows`: VSI-Bench's "chance (random)" and "chance (frequency)" rows of
   the held-out questions, the training-answer prior (each task's constant answer picked on the
   training questions, scored on the held-out ones) and each stage's blind evaluation.
-- :func:`vision_minus_blind`: per stage and task, the score with video minus without.
+- :func:`headline`: the report's first line: the last stage beside its blind twin and the chance
+  (frequency) row, each with its interval, and the paired differences under it.
+- :func:`vision_minus_blind`: per stage and task, the score with video minus without (the Avg with
+  its paired interval, :func:`vsgrpo.eval.intervals.paired`).
+- :func:`method_comparison`: SFT and GRPO from the same start at the same budget in questions.
 - :func:`seed_section`: mean and sample standard deviation per stage and task over seeds, and
-  whether GRPO's gain over the stage before it exceeds the seed-to-seed spread.
+  whether GRPO's gain over the stage before it (the SFT baseline) exceeds the seed-to-seed spread.
 - :func:`worked_examples`: a handful of held-out questions with a strip of the frames the model
   saw, the floor plan, the ground truth and each stage's answer and score.
 """
@@ -59,17 +63,147 @@ def _diff(a: dict, b: dict, col: str) -> float | None:
     return None if x is None or y is None else x - y
 
 
-def vision_minus_blind(doc, evals: dict[str, dict], blind: dict[str, dict], cols: list[str], labels) -> None:
+def question_scores(path: Path) -> dict:
+    """``{id: (question_type, score in [0, 1], scene)}`` of one evaluation's ``samples.jsonl``: the rows its
+    ``results.json`` averages (a sample without a score, a failed request, is left out there too)."""
+    out = {}
+    for i, r in _samples(path).items():
+        score = r.get("score")
+        if isinstance(score, (int, float)) and math.isfinite(score) and r.get("question_type"):
+            out[i] = (str(r["question_type"]), float(score), (str(r.get("dataset")), str(r.get("scene_name"))))
+    return out
+
+
+def chance_scores(questions_path: Path) -> dict:
+    """The chance (frequency) row per held-out question, keyed like :func:`question_scores`."""
+    from ..chance import frequency_scores
+    from ..eval.scoring import load_questions
+
+    try:
+        qs = load_questions(questions_path)
+    except Exception:  # noqa: BLE001 - a report must not fail on a damaged data folder
+        return {}
+    scene = {q["id"]: (str(q.get("dataset")), str(q.get("scene_name"))) for q in qs}
+    return {i: (qt, s, scene[i]) for i, (qt, s) in frequency_scores(qs).items()}
+
+
+def paired(a: dict, b: dict) -> dict | None:
+    """:func:`vsgrpo.eval.intervals.paired` of two :func:`question_scores` (``None`` when either is empty)."""
+    from ..eval.intervals import paired as paired_ci
+
+    return paired_ci(a, b) if a and b else None
+
+
+def fmt_diff(p: dict | None, column: str = "overall") -> str:
+    """``+11.2 [6.0, 16.5]``: a paired difference with its interval (``-`` when there is none)."""
+    if not p:
+        return "-"
+    if column == "overall":
+        value, ci = p.get("difference"), p.get("overall")
+    else:
+        value, ci = None, (p.get("scores") or {}).get(column)
+    if value is None:
+        return "-" if not ci else f"[{ci[0]:+.1f}, {ci[1]:+.1f}]"
+    return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
+
+
+def _stage_scores(summary: dict, out: Path, key: str) -> dict[str, dict]:
+    return {st: question_scores(out / p) for st, p in (summary.get(key) or {}).items()}
+
+
+def vision_minus_blind(doc, evals: dict[str, dict], blind: dict[str, dict], cols: list[str], labels, *,
+                       summary: dict | None = None, out: Path | None = None) -> dict[str, dict]:
+    """Per stage and task, the score with video minus without; with the samples (``summary``, ``out``)
+    the Avg gets its paired interval. Returns ``{stage: paired interval}`` where computed."""
     pairs = [(st, evals[st], blind.get(f"{st} (blind)")) for st in evals if blind.get(f"{st} (blind)")]
     if not pairs:
-        return
+        return {}
+    seen = _stage_scores(summary, out, "samples") if summary and out else {}
+    unseen = _stage_scores(summary, out, "samples_blind") if summary and out else {}
+    intervals = {st: p for st in seen if (p := paired(seen[st], unseen.get(st) or {}))}
     doc.h(3, "What the video adds (vision minus blind)")
-    doc.table(["stage"] + [labels(c) for c in cols], [[st] + [_signed(_diff(v, b, c)) for c in cols]
-                                                      for st, v, b in pairs])
+    doc.table(["stage"] + [labels(c) + (" [paired 95% interval]" if c == "overall" else "") for c in cols],
+              [[st] + [fmt_diff(intervals[st]) if c == "overall" and st in intervals else _signed(_diff(v, b, c))
+                       for c in cols] for st, v, b in pairs])
     gains = ", ".join(f"{st} {_signed(_diff(v, b, 'overall'))}" for st, v, b in pairs)
     doc.p("Blind: the same model and prompts (\"These are frames of a video.\" included) with no frames sent. "
-          f"Avg gain from the video, in points: {gains}. A gain near 0 means the stage answers from the question "
-          "text and the answer prior, not from what it sees.")
+          f"Avg gain from the video, in points: {gains}. The paired interval resamples scenes once for both "
+          "evaluations of a stage (they answer the same questions); an interval above 0 means the video helps "
+          "on questions like these. A gain near 0 means the stage answers from the question text and the "
+          "answer prior, not from what it sees.")
+    return intervals
+
+
+def method_comparison(doc, summary: dict, out: Path, evals: dict[str, dict], blind: dict[str, dict]) -> dict | None:
+    """The paper's comparison in miniature: SFT and GRPO from the same start at the same budget in
+    questions, each with vision, blind and vision minus blind (paired intervals), and one sentence on
+    which method won here and by how much. Returns the numbers (``None`` without both methods)."""
+    from ..eval.report import fmt_ci
+
+    if "sft" not in evals or "grpo" not in evals:
+        return None
+    budget = summary.get("budget") or {}
+    seen = _stage_scores(summary, out, "samples")
+    unseen = _stage_scores(summary, out, "samples_blind")
+    rows, numbers = [], {}
+    for st in [x for x in ("warmup", "sft", "grpo") if x in evals]:
+        b = blind.get(f"{st} (blind)")
+        gain = paired(seen.get(st) or {}, unseen.get(st) or {})
+        numbers[st] = {"vision": evals[st].get("overall"), "blind": (b or {}).get("overall"), "gain": gain}
+        rows.append([st, str(budget.get(st) or "-"), fmt_ci(evals[st], "overall"), fmt_ci(b, "overall") if b else "-",
+                     fmt_diff(gain)])
+    doc.h(2, "SFT and GRPO at the same budget")
+    start = "the warm-up" if "warmup" in evals else "the base model"
+    doc.p(f"Both methods train from {start} on the same training questions; the budget is the number of training "
+          "questions each one sees (GRPO: questions, each answered by a group of sampled completions).")
+    doc.table(["stage", "training questions", "held-out Avg", "blind", "vision minus blind (paired)"], rows)
+    vs = paired(seen.get("grpo") or {}, seen.get("sft") or {})
+    numbers["grpo_minus_sft"] = vs
+    if vs and vs.get("difference") is not None and vs.get("overall"):
+        d, (lo, hi) = vs["difference"], vs["overall"]
+        if lo > 0:
+            verdict = f"GRPO beat SFT here by {d:.1f} points of held-out Avg (paired 95% interval {lo:+.1f} to {hi:+.1f})."
+        elif hi < 0:
+            verdict = f"SFT beat GRPO here by {-d:.1f} points of held-out Avg (paired 95% interval {lo:+.1f} to {hi:+.1f})."
+        else:
+            verdict = (f"GRPO minus SFT is {d:+.1f} points of held-out Avg, but the paired 95% interval ({lo:+.1f} to "
+                       f"{hi:+.1f}) includes 0: these questions do not tell the two methods apart.")
+        doc.p(verdict)
+        numbers["verdict"] = verdict
+    return numbers
+
+
+def headline(summary: dict, out: Path, evals: dict[str, dict], chance: dict[str, dict],
+             blind: dict[str, dict]) -> tuple[str, str] | None:
+    """The report's first line and the sentence under it: the last stage's held-out Avg, its blind twin and
+    the chance (frequency) row side by side, each with its 95% interval; then the paired differences (what
+    the video adds, the margin over chance). ``None`` before any evaluation."""
+    if not evals:
+        return None
+    from ..eval.intervals import bootstrap
+    from ..eval.report import fmt_ci
+
+    last = list(evals)[-1]
+    name = last.upper() if last in ("sft", "grpo", "dpo") else last
+    first = [f"{name} {fmt_ci(evals[last], 'overall')}"]
+    seen = question_scores(out / summary["samples"][last]) if (summary.get("samples") or {}).get(last) else {}
+    detail = []
+    b = blind.get(f"{last} (blind)")
+    if b:
+        unseen = (question_scores(out / summary["samples_blind"][last])
+                  if (summary.get("samples_blind") or {}).get(last) else {})
+        first.append(f"blind {fmt_ci(b, 'overall')}")
+        detail.append(f"the video adds {fmt_diff(paired(seen, unseen))} points to {name} (paired over scenes)")
+    freq = chance.get("chance (frequency)")
+    held = (summary.get("heldout") or {}).get("questions")
+    if freq and freq.get("overall") is not None:
+        rows = chance_scores(out / held) if held else {}
+        ci = (bootstrap(list(rows.values())) or {}).get("overall") if rows else None
+        first.append(f"chance (frequency) {freq['overall']:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""))
+        detail.append(f"{name} minus chance (frequency): {fmt_diff(paired(seen, rows))}")
+    text = ("Held-out Avg in %, [95% interval] by a bootstrap over scenes"
+            + (": " + "; ".join(detail) if detail else "") + ".")
+    return " · ".join(first), text
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:

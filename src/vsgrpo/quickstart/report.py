@@ -107,17 +107,35 @@ def plot_rewards(rows: list[dict], path: Path, *, title: str) -> Path | None:
     return save_png(fig, path, dpi=110)
 
 
-def plot_lines(rows: list[dict], keys: list[tuple[str, str]], path: Path, *, title: str,
+#: What GRPO is debugged with, by TRL 1.16's metric names: the share of groups whose completions all got
+#: the same reward (no advantage, no gradient from them), the policy's token entropy (exploration), the
+#: gradient norm, and the share of tokens whose importance ratio was clipped (by region, below, above).
+GRPO_HEALTH = [("frac_reward_zero_std", "groups with zero reward spread"), ("entropy", "entropy"),
+               ("grad_norm", "gradient norm"),
+               (("clip_ratio/region_mean", "clip_ratio/low_mean", "clip_ratio/high_mean"), "clip ratio")]
+
+
+def plot_lines(rows: list[dict], keys: list[tuple[str | tuple[str, ...], str]], path: Path, *, title: str,
                ylabel: str = "") -> Path | None:
-    """One panel per ``(key, label)`` that the rows logged; ``None`` when none was logged."""
-    keys = [(k, lab) for k, lab in keys if series(rows, k)[0]]
-    if not keys:
+    """One panel per ``(key, label)`` that the rows logged (a tuple of keys: one line each, with a
+    legend); panels and lines never logged are left out, ``None`` when nothing was logged."""
+    panels = []
+    for k, lab in keys:
+        logged = [key for key in ((k,) if isinstance(k, str) else k) if series(rows, key)[0]]
+        if logged:
+            panels.append((logged, lab, not isinstance(k, str)))
+    if not panels:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.8 * len(keys), 3.0), squeeze=False)
-    for ax, (k, lab) in zip(axes[0], keys):
-        xs, ys = series(rows, k)
-        ax.plot(xs, ys, marker="o", ms=2, lw=1.2)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.0), squeeze=False)
+    for ax, (logged, lab, legend) in zip(axes[0], panels):
+        for key in logged:
+            xs, ys = series(rows, key)
+            ax.plot(xs, ys, marker="o", ms=2, lw=1.2, label=key.rsplit("/", 1)[-1])
+        if legend:
+            ax.legend(fontsize=7)
+        ax.ticklabel_format(axis="y", useOffset=False)  # entropy 5.9781 as itself, not "+5.978" and 0.0001
+        ax.xaxis.get_major_locator().set_params(integer=True)  # steps
         ax.set_title(lab, fontsize=9)
         ax.set_xlabel("step")
         if ylabel:
@@ -180,9 +198,16 @@ def _inline(text: str) -> str:
     return _MD_CODE.sub(r"<code>\1</code>", html.escape(text, quote=False))
 
 
+def _cell(text: str) -> str:
+    """A table cell: as :func:`_inline`, with line breaks allowed after ``_`` and ``/`` (type names, paths)."""
+    soft = html.escape(text, quote=False).replace("_", "_<wbr>").replace("/", "/<wbr>")
+    return _MD_CODE.sub(r"<code>\1</code>", soft)
+
+
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}table{border-collapse:collapse;margin:0.6em 0}th,td{border:1px solid #ccc;
-padding:3px 8px}th{background:#f3f3f3}td.r,th.r{text-align:right}img{max-width:100%;border:1px solid #eee}
+color:#222;line-height:1.45}.tw{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:0.6em 0}
+th,td{border:1px solid #ccc;padding:3px 8px}td code{overflow-wrap:anywhere}th{background:#f3f3f3}td.r,th.r{text-align:right}
+img{max-width:100%;border:1px solid #eee}
 pre{background:#f6f6f6;padding:0.6em;overflow-x:auto}code{background:#f3f3f3;padding:0 2px}"""
 
 
@@ -201,11 +226,12 @@ def to_html(doc: Doc, title: str) -> str:
             def cls(i, right=right):
                 return ' class="r"' if i >= right else ""
 
-            out.append("<table><thead><tr>" + "".join(f"<th{cls(i)}>{_inline(c)}</th>" for i, c in enumerate(header))
-                       + "</tr></thead><tbody>")
+            # The wrapper scrolls a table wider than the page inside it; cells wrap at _ and / (type names, paths).
+            out.append("<div class=\"tw\"><table><thead><tr>"
+                       + "".join(f"<th{cls(i)}>{_cell(c)}</th>" for i, c in enumerate(header)) + "</tr></thead><tbody>")
             for r in rows:
-                out.append("<tr>" + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(r)) + "</tr>")
-            out.append("</tbody></table>")
+                out.append("<tr>" + "".join(f"<td{cls(i)}>{_cell(c)}</td>" for i, c in enumerate(r)) + "</tr>")
+            out.append("</tbody></table></div>")
         elif kind == "img":
             data = base64.b64encode(Path(b[1]).read_bytes()).decode("ascii")
             out.append(f"<p><img alt=\"{html.escape(b[2])}\" src=\"data:image/png;base64,{data}\"></p>")
@@ -258,18 +284,24 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
 
     doc = Doc()
     title = summary.get("title", "vsgrpo quickstart")
-    doc.h(1, title)
-    if evals:
+    chance, blind = evidence.chance_and_blind_rows(summary, out) if evals else ({}, {})
+    # The first line cannot oversell: the trained model beside its blind twin and the chance row.
+    head = evidence.headline(summary, out, evals, chance, blind)
+    doc.h(1, head[0] if head else title)
+    if head:
+        doc.p(head[1])
+    if summary.get("note"):
+        doc.p(summary["note"])
+    if head:
         parts = [f"{stage} {fmt_ci(r, 'overall')}" for stage, r in evals.items()]
-        doc.p("Held-out score (VSI-Bench scoring, mean over the tasks trained on, in %): " + " → ".join(parts)
-              + ".")
+        doc.p(f"{title}. Held-out score per stage (VSI-Bench scoring, mean over the tasks trained on): "
+              + " → ".join(parts) + ".")
     if summary.get("command"):
         doc.p("Reproduce:")
         doc.code(summary["command"])
 
     doc.h(2, "Held-out scores")
     if evals:
-        chance, blind = evidence.chance_and_blind_rows(summary, out)
         table_runs = {**chance, **evals, **blind}
         doc.table(["stage"] + [column_label(c) for c in cols] + ["questions"],
                   [[stage] + [fmt_ci(r, c) for c in cols] + [str(r.get("count", "-"))]
@@ -290,9 +322,10 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
         doc.img(bar_chart(evals, plots / "scores.png", title="Held-out scores per stage", columns=cols, dpi=110,
                           reference={k: v for k, v in chance.items() if k != evidence.PRIOR_LABEL}),
                 "per-task held-out scores per stage (lines: chance rows)")
-        evidence.vision_minus_blind(doc, evals, blind, cols, column_label)
+        evidence.vision_minus_blind(doc, evals, blind, cols, column_label, summary=summary, out=out)
     else:
         doc.p("No evaluation finished.")
+    evidence.method_comparison(doc, summary, out, evals, blind)
     evidence.seed_section(doc, summary, out, cols, column_label)
     evidence.worked_examples(doc, summary, out, plots)
 
@@ -321,6 +354,16 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
                            title=f"{stage}: KL, completion length, loss")
             if p:
                 doc.img(p, f"{stage} KL and completion length")
+            p = plot_lines(rows, GRPO_HEALTH, plots / f"{stage}_health.png",
+                           title=f"{stage}: zero-spread groups, entropy, gradient norm, clip ratio")
+            if p:
+                doc.img(p, f"{stage} zero-spread groups, entropy, gradient norm and clip ratio")
+                doc.p("Groups with zero reward spread: the fraction of questions whose completions all got the "
+                      "same reward; they have no advantage and teach nothing (near 1: the task is too easy or too "
+                      "hard for the policy). Entropy: the policy's mean token entropy (a collapse means it stopped "
+                      "exploring). Gradient norm before clipping. Clip ratio: the share of tokens whose importance "
+                      "ratio was clipped (region: either side; low/high: below or above), 0 while each generation "
+                      "is used for a single update.")
         else:
             p = plot_lines(rows, [("loss", "loss"), ("mean_token_accuracy", "token accuracy")],
                            plots / f"{stage}_loss.png", title=f"{stage}: training loss")

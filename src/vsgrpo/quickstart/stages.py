@@ -11,8 +11,10 @@ synth_heldout      the same with seed ``S + HELDOUT_SEED_OFFSET`` into another r
 questions_train    :func:`vsgrpo.dataset.build`, ``style="train"`` (VSI-100k form, no options)
 questions_heldout  :func:`vsgrpo.dataset.build`, ``style="bench"`` (VSI-Bench form, lettered options)
 base_model         :func:`vsgrpo.models.tiny.build_tiny_model` (tiny profile) or the given model
-eval_base          :func:`vsgrpo.eval.run_eval` on the held-out questions
-train_sft          :func:`vsgrpo.train.runner.run_sft` (warm start; tiny profile by default)
+eval_base          :func:`vsgrpo.eval.run_eval` on the held-out questions (and blind: no frames)
+train_warmup       :func:`vsgrpo.train.runner.run_sft` (the supervised warm-up; tiny profile by default)
+eval_warmup        :func:`vsgrpo.eval.run_eval`
+train_sft          :func:`vsgrpo.train.runner.run_sft` from the same start as GRPO, as many questions
 eval_sft           :func:`vsgrpo.eval.run_eval`
 train_grpo         :func:`vsgrpo.train.runner.run_grpo` (the paper's rewards, KL beta 1e-4)
 eval_grpo          :func:`vsgrpo.eval.run_eval`
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from ..errors import VsgrpoError
 from ..io import write_json
-from .config import HELDOUT_SEED_OFFSET, TINY_MODEL, QuickstartConfig
+from .config import HELDOUT_SEED_OFFSET, TINY_MODEL, TINY_TASKS, QuickstartConfig
 from .engine import Engine, Stage
 
 MARKER_DIR = ".quickstart"
@@ -54,6 +56,7 @@ class Pipeline:
             "train_q": self.out / "questions" / "train",
             "heldout_q": self.out / "questions" / "heldout",
             "base_model": self.out / "models" / "base",
+            "warmup": self.out / "train" / "warmup",
             "sft": self.out / "train" / "sft",
             "grpo": self.out / "train" / "grpo",
         }
@@ -100,7 +103,7 @@ class Pipeline:
         return self.out if seed == self.s["seed"] else self.out / "seeds" / f"seed{seed}"
 
     def _path(self, what: str, seed: int) -> Path:
-        """``base_model``, ``sft`` or ``grpo`` of one seed."""
+        """``base_model``, ``warmup``, ``sft`` or ``grpo`` of one seed."""
         return self._seed_dir(seed) / self.paths[what].relative_to(self.out)
 
     def model_path(self, seed: int | None = None) -> str:
@@ -170,13 +173,19 @@ class Pipeline:
         evaluate("base", "evaluate the base model on the held-out benchmark", lambda: self.model_path(seed),
                  model_after)
         start, start_after = self.model_path(seed), model_after
+        if s["warmup"]:
+            self._add(n("train_warmup"), f"supervised warm-up ({s['warmup_steps']} steps){tag}",
+                      lambda st=start: self._train_key("warmup", st, seed), lambda: self._train("warmup", seed),
+                      after=start_after + ("questions_train",), owns=(self._path("warmup", seed),), resumable=True)
+            evaluate("warmup", "evaluate the warm-up model", lambda: self._trained_model("warmup", seed),
+                     (n("train_warmup"),))
+            start, start_after = self._trained_model_path("warmup", seed), (n("train_warmup"),)
         if s["sft"]:
-            steps = f"{s['sft_steps']} steps" if s["sft_steps"] else "recipe steps"
-            self._add(n("train_sft"), f"SFT warm start ({steps}){tag}", lambda: self._train_key("sft", start, seed),
+            steps = f"{s['sft_steps']} steps" if s["sft_steps"] else "as many questions as GRPO"
+            self._add(n("train_sft"), f"SFT baseline ({steps}){tag}", lambda st=start: self._train_key("sft", st, seed),
                       lambda: self._train("sft", seed), after=start_after + ("questions_train",),
                       owns=(self._path("sft", seed),), resumable=True)
             evaluate("sft", "evaluate the SFT model", lambda: self._trained_model("sft", seed), (n("train_sft"),))
-            start, start_after = self._trained_model_path("sft", seed), (n("train_sft"),)
         steps = f"{s['steps']} steps" if s["steps"] else "recipe steps"
         self._add(n("train_grpo"), f"GRPO ({steps}){tag}", lambda st=start: self._train_key("grpo", st, seed),
                   lambda: self._train("grpo", seed), after=start_after + ("questions_train",),
@@ -257,28 +266,46 @@ class Pipeline:
         return {"overall": results.get("overall"), "count": results.get("count")}
 
     def _train_spec(self, method: str, model: str, seed: int | None = None) -> tuple[Path | None, list[str]]:
-        """The recipe and ``key=value`` overrides of a training stage (profile settings, then the user's)."""
-        prof = self.config.profile
-        recipe = self._recipe(prof.sft_recipe if method == "sft" else prof.grpo_recipe)
-        base = dict(prof.sft if method == "sft" else prof.grpo)
-        steps = self.s["sft_steps"] if method == "sft" else self.s["steps"]
+        """The recipe and ``key=value`` overrides of a training stage (profile settings, then the user's).
+
+        ``method``: ``warmup`` (an SFT run), ``sft`` or ``grpo``. Without ``--sft-steps`` the SFT baseline's
+        budget is GRPO's, in questions seen (:mod:`vsgrpo.train.budget`), so the two methods compare fairly.
+        """
+        prof, seed = self.config.profile, self.s["seed"] if seed is None else seed
+        recipe = self._recipe(prof.grpo_recipe if method == "grpo" else prof.sft_recipe)
+        base = dict(getattr(prof, method))
+        steps = self.s[{"warmup": "warmup_steps", "sft": "sft_steps", "grpo": "steps"}[method]]
         if steps:
             base["max_steps"] = steps
+        elif method == "sft" and (questions := self._grpo_questions(seed)):
+            base.update(max_steps=-1, train_questions=questions)
         if self.s["frames"]:
             base["num_frames"] = self.s["frames"]
         base.update(model=model, data=str(self.paths["train_q"] / "questions.parquet"),
                     video_root=str(self.paths["train_root"] / "videos"),
-                    output_dir=str(self._path(method, self.s["seed"] if seed is None else seed)),
-                    seed=self.s["seed"] if seed is None else seed, question_types=list(self.s["tasks"]))
-        user = self.config.sft_overrides if method == "sft" else self.config.grpo_overrides
+                    output_dir=str(self._path(method, seed)), seed=seed, question_types=list(self.s["tasks"]))
+        user = {"warmup": self.config.warmup_overrides, "sft": self.config.sft_overrides,
+                "grpo": self.config.grpo_overrides}[method]
         return recipe, [f"{k}={json.dumps(v)}" for k, v in base.items()] + list(user)
+
+    @staticmethod
+    def _questions_seen(cfg) -> int | None:
+        """Questions a training config sees on one process (``None``: counted in epochs)."""
+        from ..train.budget import max_steps, questions_per_step
+
+        steps = max_steps(cfg)
+        return round(steps * questions_per_step(cfg)) if steps > 0 else None
+
+    def _grpo_questions(self, seed: int) -> int | None:
+        """Questions GRPO sees on one process: its steps times questions per step (``None``: counted in epochs)."""
+        return self._questions_seen(self._train_config("grpo", self.model_path(seed), seed))
 
     def _train_config(self, method: str, model: str, seed: int | None = None):
         """The resolved training config (validated: needs the training questions to exist)."""
         from ..train.config import load_config
 
         recipe, overrides = self._train_spec(method, model, seed)
-        return load_config(method, recipe, overrides)
+        return load_config("grpo" if method == "grpo" else "sft", recipe, overrides)
 
     def _train_key(self, method: str, model: str, seed: int | None = None) -> dict:
         recipe, overrides = self._train_spec(method, model, seed)
@@ -293,12 +320,13 @@ class Pipeline:
         from ..train.runner import last_checkpoint, run_grpo, run_sft
 
         seed = self.s["seed"] if seed is None else seed
-        start = self.model_path(seed) if method == "sft" or not self.s["sft"] else self._trained_model("sft", seed)
+        warm = method != "warmup" and self.s["warmup"]
+        start = self._trained_model("warmup", seed) if warm else self.model_path(seed)
         cfg = self._train_config(method, start, seed)
         resume = last_checkpoint(cfg.output_dir) is not None
         if resume:
             self.engine.log(f"continuing {method} from {last_checkpoint(cfg.output_dir).name}")
-        (run_sft if method == "sft" else run_grpo)(cfg, resume=resume)
+        (run_grpo if method == "grpo" else run_sft)(cfg, resume=resume)
         return {"lora": cfg.lora}
 
     def _trained_model_path(self, method: str, seed: int | None = None) -> str:
@@ -350,7 +378,7 @@ class Pipeline:
         return summary
 
     def _stage_names(self) -> list[str]:
-        return [st for st in ("base", "sft", "grpo") if st != "sft" or self.s["sft"]]
+        return [st for st in ("base", "warmup", "sft", "grpo") if st in ("base", "grpo") or self.s[st]]
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.out).as_posix()
@@ -374,7 +402,7 @@ class Pipeline:
 
     def summary(self, timings: list[dict], total: float | None) -> dict:
         evals = self._evals_of(self.s["seed"])
-        training = {m: f"train/{m}/metrics.jsonl" for m in ("sft", "grpo") if m != "sft" or self.s["sft"]}
+        training = {m: f"train/{m}/metrics.jsonl" for m in self._stage_names() if m != "base"}
         data = {}
         for split, key in (("train", "train_q"), ("held-out", "heldout_q")):
             f = self.paths[key] / "summary.json"
@@ -388,17 +416,22 @@ class Pipeline:
                     "seed": s["seed"], "tasks": ",".join(s["tasks"]), "frames per question": self._frames(),
                     "video": f"{s['video_frames']} frames, {s['video_size'][0]}x{s['video_size'][1]}",
                     "evaluation prompts": s["eval_style"]}
-        for m in ("sft", "grpo"):
-            if m == "sft" and not s["sft"]:
-                continue
+        from ..train.budget import max_steps
+
+        budget = {}
+        for m in self._stage_names()[1:]:
             c = self._train_config(m, self.model_path())
+            budget[m] = self._questions_seen(c)
             extra = f", beta {c.beta:g}, {c.num_generations} generations, loss {c.loss_type}" if m == "grpo" else ""
-            settings[m] = (f"{c.max_steps} steps, lr {c.learning_rate:g}, batch {c.per_device_train_batch_size}, "
+            steps = max_steps(c)
+            settings[m] = (f"{steps if steps > 0 else c.num_train_epochs} {'steps' if steps > 0 else 'epochs'} "
+                           f"({budget[m] or '-'} questions), lr {c.learning_rate:g}, batch {c.per_device_train_batch_size}, "
                            f"{'LoRA r' + str(c.lora_r) if c.lora else 'full weights'}, mode {c.mode}{extra}")
         if len(self.seeds) > 1:
             settings["seeds"] = ", ".join(map(str, self.seeds))
         out = {"title": "vsgrpo quickstart report", "command": self.command(), "settings": settings,
                "evals": evals, "training": training, "trained_tasks": list(s["tasks"]), "data": data,
+               "budget": budget,  # questions each training stage sees
                "stages": timings, "total_seconds": total,
                # chance rows of the held-out questions (written with every evaluation)
                "baselines": self._rel(self.eval_dir("base") / "baselines.json"),
@@ -407,8 +440,15 @@ class Pipeline:
                "samples": {st: self._rel(self.eval_dir(st) / "samples.jsonl") for st in self._stage_names()},
                "heldout": {"questions": self._rel(self.paths["heldout_q"] / "questions.parquet"),
                            "root": self._rel(self.paths["heldout_root"]), "frames": self._frames()}}
+        if self.config.model is None and tuple(s["tasks"]) == TINY_TASKS:
+            out["note"] = ("Tasks: object counting and room size only, the tiny profile's default. A model this small, "
+                           "trained from scratch for minutes on a CPU, learns to answer these two from the video; "
+                           "on all eight VSI-100k tasks it learns the answer priors only (docs/quickstart.md, "
+                           "\"Which tasks\"). `--tasks` chooses others.")
         if s["blind"]:
             out["blind"] = self._evals_of(self.s["seed"], blind=True)
+            out["samples_blind"] = {st: self._rel(self.eval_dir(st, blind=True) / "samples.jsonl")
+                                    for st in self._stage_names()}
         if len(self.seeds) > 1:
             out["seeds"] = {str(seed): self._evals_of(seed) for seed in self.seeds}
             if s["blind"]:

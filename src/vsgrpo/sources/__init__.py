@@ -21,11 +21,10 @@ line naming what it lacks.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from types import ModuleType
 
 from ..errors import VsgrpoError
+from ..plugins import discover
 from .base import Source
 
 ENTRY_POINT_GROUP = "vsgrpo.sources"
@@ -58,18 +57,10 @@ def register_source(module: ModuleType) -> ModuleType:
 
 
 def _load() -> dict[str, ModuleType]:
-    if not _BUILTIN:
-        for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if m.ispkg or m.name.startswith("_") or m.name == "base":
-                continue  # synthetic/ is a generator of its own (`data synth`), not a scan format
-            module = importlib.import_module(f"{__name__}.{m.name}")  # errors surface: a typo never hides a source
-            if hasattr(module, "SOURCE"):
-                register_source(module)
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _PLUGINS:
-            register_source(ep.load())
+    # The modules defining SOURCE are sources, the others helpers; synthetic/ (a sub-package) is a
+    # generator of its own (`data synth`), not a scan format.
+    discover(__name__, "SOURCE", ENTRY_POINT_GROUP, register_source, required=False, scan_package=not _BUILTIN,
+             known=_PLUGINS)
     return {**_BUILTIN, **_PLUGINS}
 
 

@@ -48,7 +48,8 @@ class TrainConfig:
     model: str = option("", path="model", nonempty=True, help="Hub id or local folder of a Qwen2-VL / Qwen2.5-VL / Qwen3-VL model (safetensors).")
     data: str = option("", nonempty=True, help="questions.parquet written by `vsgrpo data build --style train`.")
     video_root: str = option("", help="Folder holding the videos; the parquet's `video` column (or {dataset}/{scene_name}.mp4)"
-                             " is relative to it. Default: `videos/` beside the parquet.")
+                             " is relative to it. Default: ROOT/videos of the data root the parquet was built from (its build_config.json),"
+                             " else `videos/` beside the parquet.")
     output_dir: str = option("runs/vsgrpo", help="Run folder: checkpoints, metrics.jsonl, TensorBoard logs, final model.")
     mode: str = option("vanilla", choices=MODES, help="Prompt mode: vanilla | think | observe (train-style prompts of vsgrpo.prompts).")
     question_types: list = option([], items=_question_types, help="Keep only these question types (empty: all).")
@@ -92,8 +93,8 @@ class TrainConfig:
                                    "videos are evicted; 0: no cache).")
     # Validation while training (vsgrpo.train.validation): the evaluation code itself on held-out questions.
     eval_questions: str = option("", help="Held-out VSI-Bench-schema parquet evaluated during training (empty: no evaluation).")
-    eval_videos: str = option("", help="Videos root of eval_questions ({dataset}/{scene_name}.mp4). Default: `videos/` beside"
-                              " the eval parquet.")
+    eval_videos: str = option("", help="Videos root of eval_questions ({dataset}/{scene_name}.mp4). Default: as for"
+                              " video_root, from the eval parquet's build record, else `videos/` beside it.")
     eval_every: int = option(0, min=0, help="Evaluate every N optimizer steps (0: only when eval_questions is set, at the end).")
     eval_frames: int = option(0, min=0, max=1024, help="Frames per video for evaluation (0: num_frames).")
     eval_mode: str = option("", choices=("", *MODES), help="Prompt mode for evaluation (empty: the training mode).")
@@ -139,9 +140,11 @@ class TrainConfig:
             raise VsgrpoError(f"config: output_dir {self.output_dir} is a file; a run folder is needed")
 
     def eval_videos_root(self) -> str:
-        if self.eval_videos:
+        if not self.eval_questions:
             return self.eval_videos
-        return str(Path(self.eval_questions).resolve().parent / "videos") if self.eval_questions else ""
+        from ..questions_parquet import video_root
+
+        return str(video_root(self.eval_questions, self.eval_videos, setting="eval_videos"))
 
     def missing_paths(self) -> list[str]:
         """Input files and folders this config names that do not exist (reported by ``--dry-run``)."""

@@ -35,10 +35,6 @@ def _options(value) -> list[str] | None:
     return opts or None
 
 
-def default_video_root(data: str | os.PathLike) -> Path:
-    return Path(data).resolve().parent / "videos"
-
-
 def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = None, *, mode: str = "vanilla",
               question_types: list[str] | None = None, max_samples: int = 0, seed: int = 0,
               check_videos: bool = True, skip_invalid: bool = False) -> list[dict]:
@@ -52,6 +48,7 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
     """
     from .. import metrics
     from ..questions_parquet import read_questions
+    from ..questions_parquet import video_root as find_video_root
 
     path = Path(data)
     df = read_questions(path, required=REQUIRED_COLUMNS,
@@ -63,7 +60,7 @@ def load_rows(data: str | os.PathLike, video_root: str | os.PathLike | None = No
             raise VsgrpoError(f"question_types: {e}") from None
     if question_types:
         df = df[df["question_type"].isin(question_types)]
-    root = Path(video_root) if video_root else default_video_root(path)
+    root = find_video_root(path, video_root, setting="video_root")  # given, else the build's record, else videos/
     if not root.is_dir():
         raise VsgrpoError(f"video root {root} does not exist; set video_root to the folder holding "
                           "{dataset}/{scene_name}.mp4")
@@ -194,12 +191,16 @@ class VideoLoader:
         self.num_frames = num_frames
         self.cache_bytes = int(cache_bytes)
         self.seek = seek
-        self._cache: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[np.ndarray, float]] = OrderedDict()
         self._bytes = 0
         self.hits = self.misses = 0
 
     def __call__(self, path: str) -> tuple[np.ndarray, float]:
-        key = str(path)
+        try:
+            st = os.stat(path)
+            key = (str(path), st.st_size, st.st_mtime_ns)  # a rewritten file is another video
+        except OSError:
+            key = (str(path), None, None)  # the reader raises its own clear error
         if key in self._cache:
             self._cache.move_to_end(key)
             self.hits += 1

@@ -123,10 +123,19 @@ def _rows(cfg: TrainConfig):
                      max_samples=cfg.max_samples, seed=cfg.seed, skip_invalid=cfg.skip_invalid_rows)
 
 
+_LOADERS: dict[tuple[int, int], object] = {}
+
+
 def _video_loader(cfg: TrainConfig):
+    """One loader per frame count and cache size in a process: runs one after another in one process (the
+    quickstart's warm-up, SFT and GRPO) decode each video once. Its cache keys include the file's size and
+    modification time, so a rewritten video is decoded again."""
     from .data import VideoLoader
 
-    return VideoLoader(cfg.num_frames, cache_bytes=cfg.video_cache_mb * 2**20)
+    key = (cfg.num_frames, cfg.video_cache_mb)
+    if key not in _LOADERS:
+        _LOADERS[key] = VideoLoader(cfg.num_frames, cache_bytes=cfg.video_cache_mb * 2**20)
+    return _LOADERS[key]
 
 
 def _add_validation(trainer, processor, cfg: TrainConfig) -> None:

@@ -15,13 +15,12 @@ registered through the ``vsgrpo.backends`` entry-point group (``NAME = "package.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 
 from ...errors import VsgrpoError
 from ...fields import check, option, parse_device
 from ...models.loading import DTYPES
+from ...plugins import discover
 from .base import Backend, Request
 from .openai import DEFAULT_TIMEOUT  # (standard library only: the CLI stays fast)
 
@@ -52,20 +51,10 @@ def register_backend(cls: type) -> type:
 
 
 def _load() -> dict[str, type]:
-    if not _BUILTIN:
-        for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if m.name == "base" or m.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"{__name__}.{m.name}")  # light: heavy imports wait for __init__
-            if not hasattr(module, "BACKEND"):
-                raise VsgrpoError(f"{module.__name__} defines no BACKEND (the backend class)")
-            register_backend(module.BACKEND)
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _PLUGINS:
-            module = ep.load()
-            register_backend(getattr(module, "BACKEND", module))
+    # Every module here is a backend (importing one is light: heavy imports wait for __init__); an
+    # entry point names a module exposing BACKEND, or the class itself.
+    discover(__name__, "BACKEND", ENTRY_POINT_GROUP, lambda found: register_backend(getattr(found, "BACKEND", found)),
+             scan_package=not _BUILTIN, known=_PLUGINS)
     return {**_BUILTIN, **_PLUGINS}
 
 

@@ -12,31 +12,27 @@ backend all read this registry.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import pkgutil
 from pathlib import Path
+from types import ModuleType
 
 from ...errors import VsgrpoError
+from ...plugins import discover
 from .base import VideoFamily
 
 _REGISTRY: dict[str, VideoFamily] = {}
 
 
 def _load() -> dict[str, VideoFamily]:
-    if _REGISTRY:
-        return _REGISTRY
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name == "base" or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")  # errors surface: a typo never hides a family
-        found = list(getattr(module, "FAMILIES", [])) + ([module.FAMILY] if hasattr(module, "FAMILY") else [])
-        if not found:
-            raise VsgrpoError(f"{module.__name__} defines no FAMILY or FAMILIES")
-        for fam in found:
-            register(fam)
+    if not _REGISTRY:  # every module here defines families (no entry-point group: a family of your own: register())
+        discover(__name__, ("FAMILY", "FAMILIES"), None, _register_module)
     return _REGISTRY
+
+
+def _register_module(module: ModuleType) -> None:
+    for fam in list(getattr(module, "FAMILIES", [])) + ([module.FAMILY] if hasattr(module, "FAMILY") else []):
+        register(fam)
 
 
 def register(family: VideoFamily) -> VideoFamily:
