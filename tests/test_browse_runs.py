@@ -9,12 +9,12 @@ import json
 import os
 import shutil
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from browser import Chromium, chromium_binary
+from test_eval_openai import ChatServer
 from vsgrpo.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,34 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = os.environ.get("VSGRPO_BROWSE_RUNS_SCREENSHOT")  # docs/images/browse_predictions.png, to refresh the docs
 needs_chromium = pytest.mark.skipif(chromium_binary() is None and not os.environ.get("VSGRPO_REQUIRE_SIDE_ENVS"),
                                     reason="needs Debian's chromium (scripts/setup.sh installs it); CI requires it")
-
-
-class ScriptedChat:
-    """An OpenAI-compatible chat server on 127.0.0.1 answering ``replies[(model, prompt)]``."""
-
-    def __init__(self, replies: dict[tuple[str, str], str]):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][0]["content"][-1]["text"]
-                text = replies.get((body["model"], prompt), "")
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _wrong(q: dict) -> str:
@@ -98,7 +70,8 @@ def world(tmp_path_factory):
             replies[(run, prompt)] = f"<think>Looking at the frames of the room.</think><answer>{answer}</answer>"
     first = min(q["id"] for q in questions)  # model text is shown as text, never run as markup
     replies[next(k for k in replies if k[0] == "tuned" and k[1] == _prompt_of(questions, first))] += HOSTILE
-    chat = ScriptedChat(replies)
+    chat = ChatServer()  # an OpenAI-compatible server on 127.0.0.1 answering replies[(model, prompt)]
+    chat.replies.update(replies)
     try:
         for run in ("base", "tuned"):
             assert main(["eval", "run", "--backend", "openai", "--model", run, "--base-url", chat.url,

@@ -226,7 +226,8 @@ def test_paired_interval_is_the_bootstrap_of_the_differences(sample):
     better, seen = dict(freq), set()
     for i, (qt, s, sc) in sorted(freq.items()):
         if qt == "object_counting" and s == 0 and sc not in seen:
-            better[i], _ = (qt, 1.0, sc), seen.add(sc)
+            better[i] = (qt, 1.0, sc)
+            seen.add(sc)
     p = paired(better, freq)
     assert p["difference"] > 0 and p["overall"][0] > 0
     # Narrower than the unpaired intervals side by side.

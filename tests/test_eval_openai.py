@@ -20,7 +20,8 @@ FRAMES = 3
 
 
 class ChatServer:
-    """Records each request; answers with ``replies[prompt text]`` (or a scripted HTTP status)."""
+    """Records each request; answers with ``replies[(model, prompt text)]``, else ``replies[prompt text]`` (or a
+    scripted HTTP status)."""
 
     def __init__(self):
         self.requests: list[dict] = []
@@ -45,7 +46,8 @@ class ChatServer:
                 if status == 200 and server.reject_video and any(
                         p["type"] == "video_url" for p in body["messages"][0]["content"]):
                     status = 400
-                payload = ({"choices": [{"message": {"role": "assistant", "content": server.replies.get(prompt, "")}}]}
+                text = server.replies.get((body.get("model"), prompt), server.replies.get(prompt, ""))
+                payload = ({"choices": [{"message": {"role": "assistant", "content": text}}]}
                            if status == 200 else {"error": {"message": f"scripted {status}"}})
                 data = json.dumps(payload).encode()
                 self.send_response(status)

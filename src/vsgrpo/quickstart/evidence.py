@@ -7,10 +7,12 @@ say the same thing.
 - :func:`chance_and_blind_rows`: VSI-Bench's "chance (random)" and "chance (frequency)" rows of
   the held-out questions, the training-answer prior (each task's constant answer picked on the
   training questions, scored on the held-out ones) and each stage's blind evaluation.
+- :func:`stage_scores`: each stage's per-question scores with and without the video, read once, and
+  their paired vision-minus-blind intervals (:func:`vsgrpo.eval.intervals.paired`).
 - :func:`headline`: the report's first line: the last stage beside its blind twin and the chance
   (frequency) row, each with its interval, and the paired differences under it.
 - :func:`vision_minus_blind`: per stage and task, the score with video minus without (the Avg with
-  its paired interval, :func:`vsgrpo.eval.intervals.paired`).
+  its paired interval).
 - :func:`method_comparison`: SFT and GRPO from the same start at the same budget in questions.
 - :func:`seed_section`: mean and sample standard deviation per stage and task over seeds, and
   whether GRPO's gain over the stage before it (the SFT baseline) exceeds the seed-to-seed spread.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..eval.report import fmt, score_value
@@ -94,47 +97,53 @@ def paired(a: dict, b: dict) -> dict | None:
     return paired_ci(a, b) if a and b else None
 
 
-def fmt_diff(p: dict | None, column: str = "overall") -> str:
-    """``+11.2 [6.0, 16.5]``: a paired difference with its interval (``-`` when there is none)."""
-    if not p:
+def fmt_diff(p: dict | None) -> str:
+    """``+11.2 [+6.0, +16.5]``: the Avg difference of a :func:`paired` result with its interval (``-``: none)."""
+    if not p or p.get("difference") is None:
         return "-"
-    if column == "overall":
-        value, ci = p.get("difference"), p.get("overall")
-    else:
-        value, ci = None, (p.get("scores") or {}).get(column)
-    if value is None:
-        return "-" if not ci else f"[{ci[0]:+.1f}, {ci[1]:+.1f}]"
-    return f"{value:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
+    ci = p.get("overall")
+    return f"{p['difference']:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
 
 
-def _stage_scores(summary: dict, out: Path, key: str) -> dict[str, dict]:
-    return {st: question_scores(out / p) for st, p in (summary.get(key) or {}).items()}
+@dataclass
+class StageScores:
+    """Each stage's per-question scores (:func:`question_scores`) with and without the video, read once
+    from the run's samples files, and ``gains``: each stage's paired vision-minus-blind interval."""
+
+    seen: dict[str, dict]
+    unseen: dict[str, dict]
+    gains: dict[str, dict]
 
 
-def vision_minus_blind(doc, evals: dict[str, dict], blind: dict[str, dict], cols: list[str], labels, *,
-                       summary: dict | None = None, out: Path | None = None) -> dict[str, dict]:
-    """Per stage and task, the score with video minus without; with the samples (``summary``, ``out``)
-    the Avg gets its paired interval. Returns ``{stage: paired interval}`` where computed."""
+def stage_scores(summary: dict, out: Path) -> StageScores:
+    """The :class:`StageScores` of a run (``summary["samples"]`` and ``summary["samples_blind"]``)."""
+    seen, unseen = ({st: question_scores(out / p) for st, p in (summary.get(key) or {}).items()}
+                    for key in ("samples", "samples_blind"))
+    gains = {st: p for st in seen if (p := paired(seen[st], unseen.get(st) or {}))}
+    return StageScores(seen, unseen, gains)
+
+
+def vision_minus_blind(doc, evals: dict[str, dict], blind: dict[str, dict], cols: list[str], labels,
+                       gains: dict[str, dict]) -> None:
+    """Per stage and task, the score with video minus without; the Avg with its paired interval where
+    ``gains`` (:attr:`StageScores.gains`) has one."""
     pairs = [(st, evals[st], blind.get(f"{st} (blind)")) for st in evals if blind.get(f"{st} (blind)")]
     if not pairs:
-        return {}
-    seen = _stage_scores(summary, out, "samples") if summary and out else {}
-    unseen = _stage_scores(summary, out, "samples_blind") if summary and out else {}
-    intervals = {st: p for st in seen if (p := paired(seen[st], unseen.get(st) or {}))}
+        return
     doc.h(3, "What the video adds (vision minus blind)")
     doc.table(["stage"] + [labels(c) + (" [paired 95% interval]" if c == "overall" else "") for c in cols],
-              [[st] + [fmt_diff(intervals[st]) if c == "overall" and st in intervals else _signed(_diff(v, b, c))
+              [[st] + [fmt_diff(gains[st]) if c == "overall" and st in gains else _signed(_diff(v, b, c))
                        for c in cols] for st, v, b in pairs])
-    gains = ", ".join(f"{st} {_signed(_diff(v, b, 'overall'))}" for st, v, b in pairs)
+    avg = ", ".join(f"{st} {_signed(_diff(v, b, 'overall'))}" for st, v, b in pairs)
     doc.p("Blind: the same model and prompts (\"These are frames of a video.\" included) with no frames sent. "
-          f"Avg gain from the video, in points: {gains}. The paired interval resamples scenes once for both "
+          f"Avg gain from the video, in points: {avg}. The paired interval resamples scenes once for both "
           "evaluations of a stage (they answer the same questions); an interval above 0 means the video helps "
           "on questions like these. A gain near 0 means the stage answers from the question text and the "
           "answer prior, not from what it sees.")
-    return intervals
 
 
-def method_comparison(doc, summary: dict, out: Path, evals: dict[str, dict], blind: dict[str, dict]) -> dict | None:
+def method_comparison(doc, summary: dict, evals: dict[str, dict], blind: dict[str, dict],
+                      scores: StageScores) -> dict | None:
     """The paper's comparison in miniature: SFT and GRPO from the same start at the same budget in
     questions, each with vision, blind and vision minus blind (paired intervals), and one sentence on
     which method won here and by how much. Returns the numbers (``None`` without both methods)."""
@@ -143,12 +152,10 @@ def method_comparison(doc, summary: dict, out: Path, evals: dict[str, dict], bli
     if "sft" not in evals or "grpo" not in evals:
         return None
     budget = summary.get("budget") or {}
-    seen = _stage_scores(summary, out, "samples")
-    unseen = _stage_scores(summary, out, "samples_blind")
     rows, numbers = [], {}
     for st in [x for x in ("warmup", "sft", "grpo") if x in evals]:
         b = blind.get(f"{st} (blind)")
-        gain = paired(seen.get(st) or {}, unseen.get(st) or {})
+        gain = scores.gains.get(st)
         numbers[st] = {"vision": evals[st].get("overall"), "blind": (b or {}).get("overall"), "gain": gain}
         rows.append([st, str(budget.get(st) or "-"), fmt_ci(evals[st], "overall"), fmt_ci(b, "overall") if b else "-",
                      fmt_diff(gain)])
@@ -157,7 +164,7 @@ def method_comparison(doc, summary: dict, out: Path, evals: dict[str, dict], bli
     doc.p(f"Both methods train from {start} on the same training questions; the budget is the number of training "
           "questions each one sees (GRPO: questions, each answered by a group of sampled completions).")
     doc.table(["stage", "training questions", "held-out Avg", "blind", "vision minus blind (paired)"], rows)
-    vs = paired(seen.get("grpo") or {}, seen.get("sft") or {})
+    vs = paired(scores.seen.get("grpo") or {}, scores.seen.get("sft") or {})
     numbers["grpo_minus_sft"] = vs
     if vs and vs.get("difference") is not None and vs.get("overall"):
         d, (lo, hi) = vs["difference"], vs["overall"]
@@ -174,7 +181,7 @@ def method_comparison(doc, summary: dict, out: Path, evals: dict[str, dict], bli
 
 
 def headline(summary: dict, out: Path, evals: dict[str, dict], chance: dict[str, dict],
-             blind: dict[str, dict]) -> tuple[str, str] | None:
+             blind: dict[str, dict], scores: StageScores) -> tuple[str, str] | None:
     """The report's first line and the sentence under it: the last stage's held-out Avg, its blind twin and
     the chance (frequency) row side by side, each with its 95% interval; then the paired differences (what
     the video adds, the margin over chance). ``None`` before any evaluation."""
@@ -186,21 +193,18 @@ def headline(summary: dict, out: Path, evals: dict[str, dict], chance: dict[str,
     last = list(evals)[-1]
     name = last.upper() if last in ("sft", "grpo", "dpo") else last
     first = [f"{name} {fmt_ci(evals[last], 'overall')}"]
-    seen = question_scores(out / summary["samples"][last]) if (summary.get("samples") or {}).get(last) else {}
     detail = []
     b = blind.get(f"{last} (blind)")
     if b:
-        unseen = (question_scores(out / summary["samples_blind"][last])
-                  if (summary.get("samples_blind") or {}).get(last) else {})
         first.append(f"blind {fmt_ci(b, 'overall')}")
-        detail.append(f"the video adds {fmt_diff(paired(seen, unseen))} points to {name} (paired over scenes)")
+        detail.append(f"the video adds {fmt_diff(scores.gains.get(last))} points to {name} (paired over scenes)")
     freq = chance.get("chance (frequency)")
     held = (summary.get("heldout") or {}).get("questions")
     if freq and freq.get("overall") is not None:
         rows = chance_scores(out / held) if held else {}
         ci = (bootstrap(list(rows.values())) or {}).get("overall") if rows else None
         first.append(f"chance (frequency) {freq['overall']:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""))
-        detail.append(f"{name} minus chance (frequency): {fmt_diff(paired(seen, rows))}")
+        detail.append(f"{name} minus chance (frequency): {fmt_diff(paired(scores.seen.get(last) or {}, rows))}")
     text = ("Held-out Avg in %, [95% interval] by a bootstrap over scenes"
             + (": " + "; ".join(detail) if detail else "") + ".")
     return " · ".join(first), text

@@ -285,8 +285,9 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
     doc = Doc()
     title = summary.get("title", "vsgrpo quickstart")
     chance, blind = evidence.chance_and_blind_rows(summary, out) if evals else ({}, {})
+    scores = evidence.stage_scores(summary, out)  # per-question scores, read once for every paired interval
     # The first line cannot oversell: the trained model beside its blind twin and the chance row.
-    head = evidence.headline(summary, out, evals, chance, blind)
+    head = evidence.headline(summary, out, evals, chance, blind, scores)
     doc.h(1, head[0] if head else title)
     if head:
         doc.p(head[1])
@@ -322,10 +323,10 @@ def build_report(summary: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]
         doc.img(bar_chart(evals, plots / "scores.png", title="Held-out scores per stage", columns=cols, dpi=110,
                           reference={k: v for k, v in chance.items() if k != evidence.PRIOR_LABEL}),
                 "per-task held-out scores per stage (lines: chance rows)")
-        evidence.vision_minus_blind(doc, evals, blind, cols, column_label, summary=summary, out=out)
+        evidence.vision_minus_blind(doc, evals, blind, cols, column_label, scores.gains)
     else:
         doc.p("No evaluation finished.")
-    evidence.method_comparison(doc, summary, out, evals, blind)
+    evidence.method_comparison(doc, summary, evals, blind, scores)
     evidence.seed_section(doc, summary, out, cols, column_label)
     evidence.worked_examples(doc, summary, out, plots)
 
